@@ -1,0 +1,44 @@
+import Foundation
+
+/// Progress lines on standard error (`[3/9] mkfs erofs /usr … 4.1 s`) and the step timings that
+/// end up in build.json.
+public final class ProgressReporter: @unchecked Sendable {
+    public struct StepTiming: Codable, Sendable {
+        public let step: String
+        public let seconds: Double
+        public let cached: Bool
+    }
+
+    private let lock = NSLock()
+    private var stepNumber = 0
+    private let totalSteps: Int
+    private let quiet: Bool
+    public private(set) var timings: [StepTiming] = []
+
+    public init(totalSteps: Int, quiet: Bool = false) {
+        self.totalSteps = totalSteps
+        self.quiet = quiet
+    }
+
+    /// Times `body`, printing one line when it finishes. `body` returns whether it was a cache hit.
+    public func step<T>(_ name: String, _ body: () throws -> (T, cached: Bool)) rethrows -> T {
+        let start = Date()
+        let (value, cached) = try body()
+        let seconds = Date().timeIntervalSince(start)
+        lock.lock()
+        stepNumber += 1
+        let number = stepNumber
+        timings.append(StepTiming(step: name, seconds: (seconds * 1000).rounded() / 1000, cached: cached))
+        lock.unlock()
+        if !quiet {
+            let line = String(format: "[%d/%d] %@ … %.1f s%@\n", number, totalSteps, name, seconds,
+                              cached ? " (cached)" : "")
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+        return value
+    }
+
+    public func note(_ message: String) {
+        if !quiet { FileHandle.standardError.write(Data("      \(message)\n".utf8)) }
+    }
+}
