@@ -37,7 +37,7 @@ public enum Digests {
 }
 
 /// Accumulates the inputs of a cache key in a fixed order, so equal inputs give equal keys.
-public struct ContentKey: Sendable {
+public struct ContentKey {
     private var hasher = SHA256()
     public init(_ kind: String) { add("kind", kind) }
 

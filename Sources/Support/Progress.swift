@@ -1,7 +1,7 @@
 import Foundation
 
-/// Progress lines on standard error (`[3/9] mkfs erofs /usr … 4.1 s`) and the step timings that
-/// end up in build.json.
+/// Progress lines on standard error (`[3/6] rootfs and filesystems … 9.1 s`, with indented
+/// sub-steps such as `      mkfs squashfs /usr … 4.1 s`) and the step timings that end up in build.json.
 public final class ProgressReporter: @unchecked Sendable {
     public struct StepTiming: Codable, Sendable {
         public let step: String
@@ -20,19 +20,28 @@ public final class ProgressReporter: @unchecked Sendable {
         self.quiet = quiet
     }
 
-    /// Times `body`, printing one line when it finishes. `body` returns whether it was a cache hit.
+    /// Times a numbered top-level step. `body` returns its value and whether it was a cache hit.
     public func step<T>(_ name: String, _ body: () throws -> (T, cached: Bool)) rethrows -> T {
+        try timed(name, numbered: true, body)
+    }
+
+    /// Times a part of the current step; printed indented, recorded like a step.
+    public func detail<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        try timed(name, numbered: false) { (try body(), false) }
+    }
+
+    private func timed<T>(_ name: String, numbered: Bool, _ body: () throws -> (T, cached: Bool)) rethrows -> T {
         let start = Date()
         let (value, cached) = try body()
         let seconds = Date().timeIntervalSince(start)
         lock.lock()
-        stepNumber += 1
+        if numbered { stepNumber += 1 }
         let number = stepNumber
         timings.append(StepTiming(step: name, seconds: (seconds * 1000).rounded() / 1000, cached: cached))
         lock.unlock()
         if !quiet {
-            let line = String(format: "[%d/%d] %@ … %.1f s%@\n", number, totalSteps, name, seconds,
-                              cached ? " (cached)" : "")
+            let label = numbered ? "[\(number)/\(totalSteps)]" : "     "
+            let line = String(format: "%@ %@ … %.1f s%@\n", label, name, seconds, cached ? " (cached)" : "")
             FileHandle.standardError.write(Data(line.utf8))
         }
         return value

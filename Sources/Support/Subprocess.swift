@@ -44,8 +44,8 @@ public enum Command {
 
         // Files rather than pipes: tools like mmdebstrap print megabytes and would block on a full pipe.
         let outURL = temporaryCaptureURL("out"), errURL = temporaryCaptureURL("err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)

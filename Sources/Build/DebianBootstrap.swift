@@ -1,0 +1,141 @@
+import Foundation
+import Rootfs
+import Support
+
+/// Installs a board's Debian packages in one apt transaction with mmdebstrap (its unshare mode
+/// needs no root and runs maintainer scripts), from the mirror and suite the host's apt uses.
+public struct DebianBootstrap: Sendable {
+    /// The host's apt sources, handed to mmdebstrap as-is so no mirror name lives in the repo.
+    public struct AptSources: Sendable {
+        public let fileName: String
+        public let text: String
+        public let suite: String
+
+        public static func fromHost() throws -> AptSources {
+            let candidates = ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"]
+                + ((try? FileManager.default.contentsOfDirectory(atPath: "/etc/apt/sources.list.d")) ?? [])
+                .filter { $0.hasSuffix(".sources") || $0.hasSuffix(".list") }.sorted()
+                .map { "/etc/apt/sources.list.d/\($0)" }
+            for path in candidates {
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                      text.contains("debian") else { continue }
+                return AptSources(fileName: URL(fileURLWithPath: path).lastPathComponent, text: text,
+                                  suite: try hostSuite())
+            }
+            throw SupportError("no Debian apt source found in /etc/apt; mmdebstrap needs the host's mirror")
+        }
+
+        static func hostSuite() throws -> String {
+            let osRelease = try String(contentsOfFile: "/etc/os-release", encoding: .utf8)
+            for line in osRelease.split(separator: "\n") where line.hasPrefix("VERSION_CODENAME=") {
+                return String(line.dropFirst("VERSION_CODENAME=".count)).trimmingCharacters(in: .init(charactersIn: "\""))
+            }
+            throw SupportError("/etc/os-release has no VERSION_CODENAME; cannot choose the Debian suite")
+        }
+    }
+
+    public let packages: [String]
+    public let lock: PackageLock
+    public let sources: AptSources
+    public let architecture: String
+
+    public init(packages: [String], lock: PackageLock, sources: AptSources, architecture: String) {
+        self.packages = Array(Set(packages)).sorted()
+        self.lock = lock
+        self.sources = sources
+        self.architecture = architecture
+    }
+
+    /// Options that keep unwanted files out of the install in the first place; coresdk removes
+    /// whatever is left afterwards (StatelessImage.makeMinimal).
+    static let dpkgOptions = [
+        "path-exclude=/usr/share/man/*", "path-exclude=/usr/share/info/*",
+        "path-exclude=/usr/share/locale/*", "path-exclude=/usr/share/doc/*",
+        "path-include=/usr/share/doc/*/copyright", "path-exclude=/usr/share/lintian/*",
+    ]
+
+    public var cacheKey: String {
+        var key = ContentKey("debian-bootstrap-v1")
+        key.add("packages", packages.joined(separator: " "))
+        key.add("lock", lock.serialized)
+        key.add("sources", sources.text)
+        key.add("suite", sources.suite)
+        key.add("arch", architecture)
+        key.add("dpkg", Self.dpkgOptions.joined(separator: " "))
+        return key.value
+    }
+
+    /// apt preferences that pin every locked package to its locked version: apt still resolves
+    /// the set (a package no recipe needs any more is not installed), but picks the locked versions.
+    var lockPreferences: String {
+        lock.packages.map { "Package: \($0.name)\nPin: version \($0.version)\nPin-Priority: 1001\n" }
+            .joined(separator: "\n")
+    }
+
+    /// Runs mmdebstrap, writing the rootfs tarball to `tarball`.
+    public func run(into tarball: URL, scratch: URL, clock: BuildClock) throws {
+        let sourcesFile = scratch.appendingPathComponent(sources.fileName)
+        try sources.text.write(to: sourcesFile, atomically: true, encoding: .utf8)
+        var arguments = ["mmdebstrap", "--mode=unshare", "--variant=essential", "--quiet",
+                         "--architectures=\(architecture)",
+                         "--include=\(packages.joined(separator: ","))"]
+        if !lock.packages.isEmpty {
+            let preferences = scratch.appendingPathComponent("coresdk-lock.pref")
+            try lockPreferences.write(to: preferences, atomically: true, encoding: .utf8)
+            arguments.append("--setup-hook=mkdir -p \"$1/etc/apt/preferences.d\" && "
+                             + "cp '\(preferences.path)' \"$1/etc/apt/preferences.d/coresdk-lock.pref\"")
+        }
+        arguments += Self.dpkgOptions.map { "--dpkgopt=\($0)" }
+        arguments += [sources.suite, tarball.path, sourcesFile.path]
+        do {
+            try Command.run(arguments, environment: ["SOURCE_DATE_EPOCH": String(clock.epoch),
+                                                      "TMPDIR": scratch.path])
+        } catch let failure as CommandFailure {
+            throw SupportError("installing Debian packages failed: \(failure)")
+        }
+    }
+}
+
+/// The resolved Debian package versions of a board, committed next to the board
+/// (`boards/<board>.lock`, one `name=version` a line) and honoured by later builds.
+public struct PackageLock: Sendable, Equatable {
+    public var packages: [InstalledPackage]
+
+    public init(packages: [InstalledPackage]) { self.packages = packages.sorted() }
+
+    public static func load(_ url: URL) throws -> PackageLock {
+        guard FileManager.default.fileExists(atPath: url.path) else { return PackageLock(packages: []) }
+        let text = try String(contentsOf: url, encoding: .utf8)
+        var packages: [InstalledPackage] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            let parts = trimmed.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw SupportError("\(url.lastPathComponent):\(index + 1): expected 'package=version', got '\(trimmed)'")
+            }
+            let nameAndArch = parts[0].split(separator: ":").map(String.init)
+            packages.append(InstalledPackage(name: nameAndArch[0], version: parts[1],
+                                             architecture: nameAndArch.count > 1 ? nameAndArch[1] : "any"))
+        }
+        return PackageLock(packages: packages)
+    }
+
+    public func version(of name: String) -> String? { packages.first { $0.name == name }?.version }
+
+    /// Locked packages that were installed at another version: the mirror no longer has the
+    /// locked one. Packages that are no longer installed at all are simply dropped from the lock.
+    public func drift(from installed: [InstalledPackage]) -> [(name: String, locked: String, installed: String)] {
+        let installedVersions = Dictionary(installed.map { ($0.name, $0.version) }, uniquingKeysWith: { a, _ in a })
+        return packages.compactMap { package in
+            guard let now = installedVersions[package.name], now != package.version else { return nil }
+            return (package.name, package.version, now)
+        }
+    }
+
+    public var serialized: String {
+        "# Debian package versions resolved by coresdk; later builds install exactly these.\n"
+            + "# Delete a line (or build with --update-lock) to let apt choose again.\n"
+            + packages.map { "\($0.name)=\($0.version)" }.joined(separator: "\n") + "\n"
+    }
+}

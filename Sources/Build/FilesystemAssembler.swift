@@ -1,0 +1,165 @@
+import Disk
+import Filesystems
+import Foundation
+import Recipes
+import Rootfs
+import Support
+
+/// Facts about a filesystems cache entry that later stages and the report need.
+public struct FilesystemManifest: Codable, Sendable {
+    public static let fileName = "manifest.json"
+
+    public var kernelVersion: String
+    public var kernelCommandLine: String
+    public var verity: BuildReport.Verity
+    public var usr: BuildReport.UsrFilesystem
+    public var debianPackages: [InstalledPackage]
+    /// Partition number → filesystem image file name inside the cache entry.
+    public var partitionImages: [String: String]
+
+    public static func load(from entry: URL) throws -> FilesystemManifest {
+        try JSONDecoder().decode(FilesystemManifest.self,
+                                 from: Data(contentsOf: entry.appendingPathComponent(fileName)))
+    }
+}
+
+/// Assembles the rootfs from the Debian tarball, components and overlays, then makes every
+/// partition's filesystem image. Two independent halves (/usr + verity, and ESP/ROOT/OEM) run
+/// in parallel on the two cores.
+struct FilesystemAssembler {
+    let board: Board
+    let plan: BuildPlan
+    let partitions: [DiskPlanner.Partition]
+    let version: String
+    let clock: BuildClock
+    let key: String
+
+    func assemble(debianTarball: URL, components: [URL], into entry: URL,
+                  progress: ProgressReporter) throws {
+        let stage = entry.appendingPathComponent("stage")
+        defer { try? FileManager.default.removeItem(at: stage) }
+        let tree = RootfsTree(root: stage.appendingPathComponent("rootfs"))
+        try FileManager.default.createDirectory(at: tree.root, withIntermediateDirectories: true)
+
+        try ArchiveExtractor(archive: debianTarball).extract(into: tree.root, clampTo: clock.epoch)
+        let packages = try DebianPackageDatabase.installedPackages(
+            statusFile: tree.path("var/lib/dpkg/status"))
+        for component in components { try tree.install(tree: component) }
+        for overlay in plan.overlays { try tree.apply(overlay: overlay) }
+        try brand(tree)
+        let kernel = entry.appendingPathComponent("vmlinuz")
+        let kernelVersion = try StatelessImage.takeKernel(from: tree, to: kernel)
+        try StatelessImage.makeMinimal(tree)
+        try StatelessImage.keepFactoryEtc(tree)
+        try tree.clampTimestamps(to: clock.epoch)
+
+        let usrTree = stage.appendingPathComponent("usr"), rootTree = stage.appendingPathComponent("root")
+        try StatelessImage.split(tree, usr: usrTree, root: rootTree)
+
+        let (usrOutcome, otherImages) = try inParallel(
+            { try makeUsr(from: usrTree, entry: entry, progress: progress) },
+            { try makeOtherFilesystems(root: rootTree, kernel: kernel, entry: entry, progress: progress) })
+        let (verity, usr, usrImage) = usrOutcome
+        var images = otherImages
+        for partition in partitions where partition.role == .usr && partition.isPrimaryUsr {
+            images[String(partition.spec.number)] = usrImage
+        }
+
+        let cmdline = [board.kernel.cmdline, "verity.usrhash=\(verity.rootHash)"]
+            .filter { !$0.isEmpty }.joined(separator: " ")
+        let manifest = FilesystemManifest(kernelVersion: kernelVersion, kernelCommandLine: cmdline,
+                                          verity: verity, usr: usr, debianPackages: packages,
+                                          partitionImages: images)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(manifest).write(to: entry.appendingPathComponent(FilesystemManifest.fileName))
+    }
+
+    /// os-release and CoreOS's release files carry the build's version and board.
+    private func brand(_ tree: RootfsTree) throws {
+        try tree.write(ReleaseFiles.osRelease(id: board.os.id, name: board.os.name, version: version,
+                                              board: board.name), to: "usr/lib/os-release")
+        let etcOsRelease = tree.path("etc/os-release")
+        try? FileManager.default.removeItem(at: etcOsRelease)
+        try FileManager.default.createSymbolicLink(atPath: etcOsRelease.path,
+                                                   withDestinationPath: "../usr/lib/os-release")
+        let prefix = board.imagePrefix.uppercased()
+        try tree.write("\(prefix)_RELEASE_VERSION=\(version)\n\(prefix)_RELEASE_BOARD=\(board.name)\n",
+                       to: "usr/share/\(board.imagePrefix)/release")
+    }
+
+    private func makeUsr(from usrTree: URL, entry: URL, progress: ProgressReporter)
+        throws -> (BuildReport.Verity, BuildReport.UsrFilesystem, String) {
+        guard let slot = partitions.first(where: { $0.role == .usr && $0.isPrimaryUsr }) else {
+            throw SupportError("\(board.fileURL.path): the layout has no partition with 'filesystem: usr'")
+        }
+        let image = entry.appendingPathComponent("usr.img")
+        let contentBytes = try RootfsTree(root: usrTree).apparentSize()
+        let fsType = board.usr.filesystem
+        let fsBytes: UInt64 = try progress.detail("mkfs \(fsType.rawValue) /usr") {
+            switch fsType {
+            case .squashfs:
+                return try makeSquashfs(image: image, from: usrTree, clock: clock,
+                                        compression: board.usr.compression ?? "zstd:9")
+            case .erofs:
+                return try makeErofs(image: image, from: usrTree, clock: clock, uuid: stableUUID("\(key)/usr"),
+                                     compression: board.usr.compression ?? "lz4hc")
+            }
+        }
+        let verity = try progress.detail("dm-verity hash tree for /usr") {
+            try Verity.format(image: image, dataBytes: fsBytes,
+                              salt: String(Digests.sha256("\(key)/verity-salt").prefix(64)),
+                              uuid: stableUUID("\(key)/verity"))
+        }
+        let available = slot.spec.sizeBytes
+        let used = try FileManager.default.attributesOfItem(atPath: image.path)[.size] as! UInt64
+        guard used <= available else {
+            throw SupportError("partition \(slot.spec.number) (\(slot.spec.label)): /usr needs \(used) bytes "
+                               + "(filesystem and verity tree), \(available) available; raise its size in \(board.fileURL.lastPathComponent)")
+        }
+        // The update image is the whole partition, as update payloads describe it.
+        guard truncate(image.path, off_t(available)) == 0 else {
+            throw SupportError("cannot size \(image.path) to \(available) bytes")
+        }
+        let ratio = fsBytes == 0 ? 0 : (Double(contentBytes) / Double(fsBytes) * 100).rounded() / 100
+        return (BuildReport.Verity(rootHash: verity.rootHash, salt: verity.salt, hashOffset: verity.hashOffset,
+                                   dataBlocks: verity.dataBlocks),
+                BuildReport.UsrFilesystem(type: fsType.rawValue, imageBytes: fsBytes, contentBytes: contentBytes,
+                                          compressionRatio: ratio),
+                image.lastPathComponent)
+    }
+
+    private func makeOtherFilesystems(root rootTree: URL, kernel: URL, entry: URL,
+                                      progress: ProgressReporter) throws -> [String: String] {
+        var images: [String: String] = [:]
+        for partition in partitions {
+            let spec = partition.spec
+            let image = entry.appendingPathComponent("part\(spec.number).img")
+            switch partition.role {
+            case .vfat:
+                let espTree = entry.appendingPathComponent("stage/esp")
+                let kernelDirectory = espTree.appendingPathComponent(board.imagePrefix)
+                try FileManager.default.createDirectory(at: kernelDirectory, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(at: kernel, to: kernelDirectory.appendingPathComponent("vmlinuz-a"))
+                try RootfsTree(root: espTree).clampTimestamps(to: clock.epoch)
+                try progress.detail("mkfs vfat \(spec.label)") {
+                    try makeVfat(image: image, sizeBytes: spec.sizeBytes, label: partition.filesystemLabel,
+                                 volumeID: UInt32(truncatingIfNeeded: Int(Digests.sha256("\(key)/esp").prefix(8), radix: 16)!),
+                                 populateFrom: espTree, clock: clock)
+                }
+            case .ext4:
+                let populate = spec.label == "ROOT" ? rootTree : nil
+                try progress.detail("mkfs ext4 \(spec.label)") {
+                    try makeExt4(image: image, sizeBytes: spec.sizeBytes, label: partition.filesystemLabel,
+                                 uuid: stableUUID("\(key)/\(spec.label)"),
+                                 hashSeed: stableUUID("\(key)/\(spec.label)/hash-seed"),
+                                 populateFrom: populate, clock: clock)
+                }
+            case .usr, .none:
+                continue
+            }
+            images[String(spec.number)] = image.lastPathComponent
+        }
+        return images
+    }
+}

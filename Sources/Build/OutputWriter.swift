@@ -1,0 +1,107 @@
+import Foundation
+import Recipes
+import Rootfs
+import Support
+
+/// Fills a hidden staging directory next to `out/<board>/<version>` and renames it into place,
+/// so the output directory appears complete or not at all.
+struct OutputWriter {
+    let naming: OutputNaming
+    let board: Board
+    let version: String
+    let plan: BuildPlan
+    let manifest: FilesystemManifest
+    let clock: BuildClock
+
+    struct Staged {
+        let directory: URL
+        let finalDirectory: URL
+        var report: BuildReport
+
+        /// Writes build.json and moves the directory to its final name, replacing an earlier build.
+        func commit() throws {
+            try report.json().write(to: directory.appendingPathComponent("build.json"))
+            let fm = FileManager.default
+            var previous: URL?
+            if fm.fileExists(atPath: finalDirectory.path) {
+                let old = finalDirectory.deletingLastPathComponent()
+                    .appendingPathComponent(".\(finalDirectory.lastPathComponent).old-\(getpid())")
+                try AtomicFile.commit(finalDirectory, to: old)
+                previous = old
+            }
+            try AtomicFile.commit(directory, to: finalDirectory)
+            if let previous { try? fm.removeItem(at: previous) }
+        }
+    }
+
+    func stage(disk: URL, filesystems: URL, finalDirectory: URL) throws -> Staged {
+        let parent = finalDirectory.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        removeAbandonedStaging(in: parent)
+        let directory = parent.appendingPathComponent(".\(finalDirectory.lastPathComponent).partial-\(getpid())")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do {
+            let diskManifest = try DiskManifest.load(from: disk)
+            let usrImage = filesystems.appendingPathComponent(
+                manifest.partitionImages.values.first { $0 == "usr.img" } ?? "usr.img")
+            try copySparse(disk.appendingPathComponent(DiskAssembler.rawName), to: directory.appendingPathComponent(naming.rawImage))
+            try copySparse(disk.appendingPathComponent(DiskAssembler.qcow2Name), to: directory.appendingPathComponent(naming.qcow2Image))
+            try copySparse(usrImage, to: directory.appendingPathComponent(naming.update))
+            try write(try ReleaseFiles.versionText(prefix: board.imagePrefix, version: version,
+                                                   board: board.name, sdkVersion: coresdkVersion),
+                      "version.txt", in: directory)
+            try write(packageList(), naming.packages, in: directory)
+            try write(ReleaseFiles.digestsText(fileName: naming.rawImage, sha256: diskManifest.rawSHA256,
+                                               sha512: diskManifest.rawSHA512),
+                      naming.digests, in: directory)
+            let files = [
+                try describe(naming.rawImage, role: "raw-disk", in: directory, sha256: diskManifest.rawSHA256),
+                try describe(naming.qcow2Image, role: "qcow2-disk", in: directory, sha256: diskManifest.qcow2SHA256),
+                try describe(naming.update, role: "usr-partition", in: directory, sha256: nil),
+                try describe("version.txt", role: "version", in: directory, sha256: nil),
+                try describe(naming.packages, role: "package-list", in: directory, sha256: nil),
+                try describe(naming.digests, role: "digests", in: directory, sha256: nil),
+            ]
+            let report = BuildReport(board: board.name, version: version, sourceDateEpoch: clock.epoch,
+                                     outputDirectory: finalDirectory.path, kernelVersion: manifest.kernelVersion,
+                                     kernelCommandLine: manifest.kernelCommandLine, verity: manifest.verity,
+                                     usr: manifest.usr, files: files,
+                                     cache: .init(hits: [], misses: []), timings: [], totalSeconds: 0)
+            return Staged(directory: directory, finalDirectory: finalDirectory, report: report)
+        } catch {
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
+    }
+
+    /// Every Debian package and every recipe that went into the image, with its version.
+    func packageList() -> String {
+        var lines = manifest.debianPackages.map { "debian \($0.name) \($0.version)" }
+        lines += plan.recipes.map { "recipe \($0.name) \($0.version ?? "-") \($0.kind.rawValue)" }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func write(_ text: String, _ name: String, in directory: URL) throws {
+        try Data(text.utf8).write(to: directory.appendingPathComponent(name))
+    }
+
+    private func describe(_ name: String, role: String, in directory: URL, sha256: String?) throws -> BuildReport.OutputFile {
+        let url = directory.appendingPathComponent(name)
+        return BuildReport.OutputFile(name: name, path: url.lastPathComponent, role: role,
+                                      bytes: try fileSize(url), sha256: try sha256 ?? Digests.sha256(file: url))
+    }
+
+    private func copySparse(_ source: URL, to destination: URL) throws {
+        try Command.run(["cp", "--sparse=always", source.path, destination.path])
+    }
+
+    /// Staging directories of killed builds (whose process is gone) are deleted.
+    private func removeAbandonedStaging(in parent: URL) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? []
+        where name.hasPrefix(".") && (name.contains(".partial-") || name.contains(".old-")) {
+            guard let pid = Int32(name.split(separator: "-").last ?? ""), kill(pid, 0) != 0 else { continue }
+            try? FileManager.default.removeItem(at: parent.appendingPathComponent(name))
+        }
+    }
+}

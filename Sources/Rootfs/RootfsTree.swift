@@ -1,0 +1,105 @@
+import Foundation
+import Support
+
+/// A staged root filesystem being assembled in a scratch directory, before it is split into the
+/// /usr image and the ROOT partition.
+public struct RootfsTree: Sendable {
+    public let root: URL
+
+    public init(root: URL) { self.root = root }
+
+    public func path(_ relative: String) -> URL {
+        root.appendingPathComponent(relative.hasPrefix("/") ? String(relative.dropFirst()) : relative)
+    }
+
+    /// Copies a component's installed tree (a recipe's $DESTDIR) over the rootfs.
+    public func install(tree: URL) throws {
+        try Command.run(["cp", "-a", "--no-target-directory", tree.path, root.path])
+    }
+
+    /// Lays an overlay from the source tree over the rootfs. Overlays come from a git checkout,
+    /// whose owners and modes mean nothing: files become root-owned, 0644 or 0755 by the x bit.
+    public func apply(overlay: URL) throws {
+        let enumerator = FileManager.default.enumerator(at: overlay, includingPropertiesForKeys: nil,
+                                                        options: [])
+        var relativePaths: [String] = []
+        while let url = enumerator?.nextObject() as? URL {
+            relativePaths.append(String(url.path.dropFirst(overlay.path.count + 1)))
+        }
+        for relative in relativePaths.sorted() {
+            let source = overlay.appendingPathComponent(relative)
+            let destination = path(relative)
+            var info = stat()
+            guard lstat(source.path, &info) == 0 else { throw SupportError("cannot stat \(source.path)") }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                if !FileManager.default.fileExists(atPath: destination.path) {
+                    try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
+                    chmod(destination.path, 0o755)
+                }
+            case S_IFLNK:
+                try? FileManager.default.removeItem(at: destination)
+                let target = try FileManager.default.destinationOfSymbolicLink(atPath: source.path)
+                try FileManager.default.createSymbolicLink(atPath: destination.path, withDestinationPath: target)
+                lchown(destination.path, 0, 0)
+            case S_IFREG:
+                try? FileManager.default.removeItem(at: destination)
+                try FileManager.default.copyItem(at: source, to: destination)
+                chmod(destination.path, info.st_mode & 0o111 != 0 ? 0o755 : 0o644)
+                chown(destination.path, 0, 0)
+            default:
+                throw SupportError("overlay \(overlay.lastPathComponent): \(relative) is not a file, directory or symlink")
+            }
+        }
+    }
+
+    /// Writes a file into the rootfs (root-owned), creating parent directories.
+    public func write(_ text: String, to relative: String, mode: mode_t = 0o644) throws {
+        let url = path(relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(at: url)
+        try Data(text.utf8).write(to: url)
+        chmod(url.path, mode)
+    }
+
+    /// Sets every timestamp in the tree to at most `epoch`, so filesystem images are reproducible.
+    public func clampTimestamps(to epoch: Int) throws {
+        let time = timespec(tv_sec: epoch, tv_nsec: 0)
+        var times = [time, time]
+        try walk { url, info in
+            if info.st_mtim.tv_sec > epoch || info.st_atim.tv_sec > epoch {
+                if utimensat(AT_FDCWD, url.path, &times, AT_SYMLINK_NOFOLLOW) != 0 {
+                    throw SupportError("cannot set the time of \(url.path): \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+        var rootInfo = stat()
+        lstat(root.path, &rootInfo)
+        utimensat(AT_FDCWD, root.path, &times, AT_SYMLINK_NOFOLLOW)
+    }
+
+    /// Visits every entry below the root (not the root itself), children before parents, so a
+    /// directory's timestamp is set after its contents are touched.
+    public func walk(_ body: (URL, stat) throws -> Void) throws {
+        guard let enumerator = FileManager.default.enumerator(atPath: root.path) else { return }
+        var paths: [String] = []
+        while let relative = enumerator.nextObject() as? String { paths.append(relative) }
+        for relative in paths.reversed() {
+            let url = root.appendingPathComponent(relative)
+            var info = stat()
+            guard lstat(url.path, &info) == 0 else { continue }
+            try body(url, info)
+        }
+    }
+
+    /// Total apparent size of the regular files below `relative`, for compression ratios.
+    public func apparentSize(of relative: String = "") throws -> UInt64 {
+        let base = relative.isEmpty ? self : RootfsTree(root: path(relative))
+        var total: UInt64 = 0
+        try base.walk { _, info in
+            if info.st_mode & S_IFMT == S_IFREG { total += UInt64(info.st_size) }
+        }
+        return total
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Build
+import Foundation
+import Support
+
+struct BuildImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Build a board's GPT disk image (raw and qcow2), its /usr update image and metadata.",
+        discussion: """
+        Writes out/<board>/<version>/. Honours SOURCE_DATE_EPOCH (default: the time of the source \
+        tree's last git commit). Example: coresdk build image --board amd64-usr --json
+        """)
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Option(help: "The board to build (a file in boards/).")
+    var board: String = "amd64-usr"
+
+    @Option(help: "The image version, MAJOR.MINOR.PATCH (default: the VERSION file).")
+    var version: String?
+
+    @Option(help: "Where to write <board>/<version>/ (default: out/).")
+    var output: String?
+
+    @Option(help: "The build cache (default: <output>/cache).")
+    var cacheDir: String?
+
+    @Flag(help: "Let apt choose Debian versions again and rewrite boards/<board>.lock.")
+    var updateLock = false
+
+    @Flag(help: "Print the build result as JSON on stdout.")
+    var json = false
+
+    func run() throws {
+        do {
+            let root = repository.repositoryURL
+            let outputRoot = output.map { URL(fileURLWithPath: $0).standardizedFileURL }
+                ?? root.appendingPathComponent("out")
+            let request = ImageRequest(
+                repository: root, board: board, version: try version ?? readVersionFile(in: root),
+                outputRoot: outputRoot,
+                cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL }
+                    ?? outputRoot.appendingPathComponent("cache"),
+                clock: try BuildClock.fromEnvironment(fallback: lastCommitTime(of: root)),
+                updateLock: updateLock)
+            let report = try ImageBuilder(request: request).build()
+            if json {
+                FileHandle.standardOutput.write(try report.json() + Data("\n".utf8))
+            } else {
+                print("\(report.outputDirectory) (\(String(format: "%.1f", report.totalSeconds)) s, cache hits: \(report.cache.hits.count))")
+            }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw fail(error, json: json)
+        }
+    }
+
+    private func readVersionFile(in root: URL) throws -> String {
+        let url = root.appendingPathComponent("VERSION")
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw SupportError("no --version given and \(url.path) cannot be read")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func lastCommitTime(of root: URL) -> Int {
+        let output = try? Command.run(["git", "-C", root.path, "log", "-1", "--format=%ct"])
+        return output.flatMap { Int($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            ?? Int(Date().timeIntervalSince1970)
+    }
+}

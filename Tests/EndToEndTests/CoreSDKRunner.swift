@@ -1,0 +1,93 @@
+import Foundation
+import XCTest
+
+/// Runs the real `coresdk` binary (the release build `make setup` produced) the way a user or a
+/// CI pipeline does, in a scratch copy of the source tree so tests never touch the checkout.
+struct CoreSDKRunner {
+    struct Run {
+        let status: Int32
+        let standardOutput: String
+        let standardError: String
+        let seconds: Double
+    }
+
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var binary: URL {
+        let release = packageRoot.appendingPathComponent(".build/release/coresdk")
+        if FileManager.default.isExecutableFile(atPath: release.path) { return release }
+        return packageRoot.appendingPathComponent(".build/debug/coresdk")
+    }
+
+    /// A scratch source tree: recipes, boards, overlays and VERSION copied from the checkout.
+    static func makeWorkspace(_ name: String) throws -> URL {
+        let workspace = FileManager.default.temporaryDirectory
+            .appendingPathComponent("coresdk-e2e-\(name)-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+        for item in ["recipes", "boards", "overlays", "VERSION"] {
+            try run(["cp", "-a", packageRoot.appendingPathComponent(item).path, workspace.path])
+        }
+        return workspace
+    }
+
+    static func coresdk(_ arguments: [String], in workspace: URL, epoch: Int = 1_700_000_000,
+                        extraEnvironment: [String: String] = [:]) throws -> Run {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SOURCE_DATE_EPOCH"] = String(epoch)
+        for (key, value) in extraEnvironment { environment[key] = value }
+        return try launch([binary.path] + arguments + ["--repo", workspace.path],
+                          environment: environment, workingDirectory: workspace)
+    }
+
+    @discardableResult
+    static func run(_ arguments: [String], workingDirectory: URL? = nil) throws -> Run {
+        let result = try launch(arguments, environment: ProcessInfo.processInfo.environment,
+                                workingDirectory: workingDirectory)
+        guard result.status == 0 else {
+            throw NSError(domain: "e2e", code: Int(result.status), userInfo: [
+                NSLocalizedDescriptionKey: "\(arguments.joined(separator: " ")) failed (\(result.status)): \(result.standardError)"])
+        }
+        return result
+    }
+
+    /// Starts a process without waiting for it (for kill -9 tests).
+    static func start(_ arguments: [String], in workspace: URL, epoch: Int = 1_700_000_000) throws -> Process {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments + ["--repo", workspace.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SOURCE_DATE_EPOCH"] = String(epoch)
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    private static func launch(_ arguments: [String], environment: [String: String],
+                               workingDirectory: URL?) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        var env = environment
+        env["PATH"] = (env["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+        process.environment = env
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
+        let outURL = scratch.appendingPathExtension("out"), errURL = scratch.appendingPathExtension("err")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        process.standardInput = FileHandle.nullDevice
+        let start = Date()
+        try process.run()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus,
+                   standardOutput: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                   standardError: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
+                   seconds: Date().timeIntervalSince(start))
+    }
+}

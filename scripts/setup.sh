@@ -1,0 +1,32 @@
+#!/bin/bash
+# Installs every Debian package coresdk needs to build and test images (idempotent), then
+# builds coresdk in release mode. Run as root on Debian 12, or with sudo available.
+set -euo pipefail
+
+PACKAGES=(
+  # Swift package's C libraries
+  libfdisk-dev libarchive-dev libblkid-dev libbz2-dev libyaml-dev pkg-config
+  # Debian packages into an image, rootless
+  mmdebstrap uidmap
+  # filesystems and disks, written as files
+  e2fsprogs dosfstools mtools erofs-utils squashfs-tools cryptsetup-bin fdisk gdisk cgpt qemu-utils
+  # booting images in tests
+  qemu-system-x86 ovmf
+  # building source recipes
+  build-essential make python3
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cd "$(dirname "$0")/.."
+swift build -c release --product coresdk 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true
+test -x .build/release/coresdk
