@@ -28,5 +28,8 @@ if ((${#missing[@]})); then
 fi
 
 cd "$(dirname "$0")/.."
-swift build -c release --product coresdk 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true
-test -x .build/release/coresdk
+log=$(mktemp)
+if ! swift build -c release --product coresdk >"$log" 2>&1; then
+  cat "$log" >&2; rm -f "$log"; exit 1
+fi
+rm -f "$log"

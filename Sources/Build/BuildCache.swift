@@ -28,7 +28,12 @@ public struct BuildCache: Sendable {
             let destination = entry(stage: stage, key: key)
             try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(),
                                                     withIntermediateDirectories: true)
-            try AtomicFile.commit(scratch, to: destination)
+            do {
+                try AtomicFile.commit(scratch, to: destination)
+            } catch where lookup(stage: stage, key: key) != nil {
+                // Another build sharing the cache finished the same entry first; equal keys, equal content.
+                try? FileManager.default.removeItem(at: scratch)
+            }
             return (destination, false)
         } catch {
             try? FileManager.default.removeItem(at: scratch)

@@ -43,11 +43,13 @@ public func makeSquashfs(image: URL, from tree: URL, clock: BuildClock,
         levelArguments = ["-Xcompression-level", String(level)]
     }
     try requireDirectory(tree, for: "squashfs content")
-    // mksquashfs 4.5 is reproducible by default, also with several compressor threads.
+    // mksquashfs 4.5 is reproducible by default, also with several compressor threads. It refuses
+    // -mkfs-time/-all-time when SOURCE_DATE_EPOCH is set, and the clock already carries that value.
     return try produceImage(image) { temporary in
         try Command.run(["mksquashfs", tree.path, temporary.path, "-noappend", "-quiet", "-no-progress",
                          "-comp", compressor] + levelArguments
-                        + ["-mkfs-time", String(clock.epoch), "-all-time", String(clock.epoch)])
+                        + ["-mkfs-time", String(clock.epoch), "-all-time", String(clock.epoch)],
+                        unsetting: ["SOURCE_DATE_EPOCH"])
     }
 }
 

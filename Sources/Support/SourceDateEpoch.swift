@@ -16,21 +16,6 @@ public struct BuildClock: Sendable, Equatable {
         }
         return BuildClock(epoch: value)
     }
-
-    /// `YYYYMMDDhhmmss` in UTC, the form E2FSPROGS_FAKE_TIME and mkfs tools take.
-    public var compactUTC: String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMddHHmmss"
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(epoch)))
-    }
-
-    public var iso8601: String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(epoch)))
-    }
 }
 
 /// A UUID derived from a name, so "random" identifiers (filesystem UUIDs, partition GUIDs) are

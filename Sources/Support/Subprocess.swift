@@ -23,10 +23,12 @@ public enum Command {
 
     /// Runs `arguments[0]` (looked up in PATH) and returns its output; throws `CommandFailure` on a
     /// non-zero exit. Standard error is captured, or passed through when `passthroughStandardError`.
+    /// `environment` adds to the inherited environment; `unsetting` removes variables from it.
     @discardableResult
     public static func run(
         _ arguments: [String],
         environment: [String: String] = [:],
+        unsetting: [String] = [],
         workingDirectory: URL? = nil,
         standardInput: FileHandle? = nil,
         passthroughStandardError: Bool = false
@@ -37,6 +39,7 @@ public enum Command {
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
+        for key in unsetting { env[key] = nil }
         env["PATH"] = (env["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
         process.environment = env
         if let workingDirectory { process.currentDirectoryURL = workingDirectory }

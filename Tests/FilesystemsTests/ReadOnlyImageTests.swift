@@ -87,6 +87,18 @@ final class ReadOnlyImageTests: XCTestCase {
         }
     }
 
+    func testSquashfsUsesTheClockEvenWhenSourceDateEpochIsSet() throws {
+        // A build runs with SOURCE_DATE_EPOCH exported; mksquashfs must not trip over it.
+        setenv("SOURCE_DATE_EPOCH", "1", 1)
+        defer { unsetenv("SOURCE_DATE_EPOCH") }
+        let scratch = try Scratch()
+        try makeRootTree(at: scratch.path("tree"))
+        let image = scratch.path("usr.squashfs")
+        _ = try makeSquashfs(image: image, from: scratch.path("tree"), clock: testClock)
+        let listing = try Command.run(["unsquashfs", "-lln", image.path], environment: ["TZ": "UTC"]).text
+        XCTAssertTrue(listing.contains("2023-11-14 22:13"), listing)
+    }
+
     func testSquashfsCompressionLevelIsPassedToTheCompressor() throws {
         let scratch = try Scratch()
         try makeRootTree(at: scratch.path("tree"))

@@ -1,0 +1,187 @@
+import Foundation
+import XCTest
+import Recipes
+import Rootfs
+import Support
+@testable import Build
+
+/// A scratch directory removed after the test.
+final class Scratch {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("build-\(UUID().uuidString)")
+    init() throws { try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(at: root) }
+    func path(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+
+    func write(_ relative: String, _ text: String) throws {
+        let url = path(relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+}
+
+final class PackageLockTests: XCTestCase {
+    func testLockRoundTripsAndReportsDrift() throws {
+        let scratch = try Scratch()
+        let lock = PackageLock(packages: [
+            InstalledPackage(name: "systemd", version: "252.39-1~deb12u1", architecture: "amd64"),
+            InstalledPackage(name: "bash", version: "5.2.15-2+b13", architecture: "amd64"),
+        ])
+        try scratch.write("boards/amd64-usr.lock", lock.serialized)
+        let loaded = try PackageLock.load(scratch.path("boards/amd64-usr.lock"))
+        XCTAssertEqual(loaded.packages.map(\.name), ["bash", "systemd"])
+        XCTAssertEqual(loaded.version(of: "systemd"), "252.39-1~deb12u1")
+        let drift = loaded.drift(from: [InstalledPackage(name: "bash", version: "5.2.15-2+b14", architecture: "amd64")])
+        XCTAssertEqual(drift.map(\.name), ["bash"])
+        XCTAssertEqual(drift.first?.installed, "5.2.15-2+b14")
+    }
+
+    func testMissingLockIsEmptyAndAMalformedLineIsReportedWithItsLine() throws {
+        let scratch = try Scratch()
+        XCTAssertEqual(try PackageLock.load(scratch.path("none.lock")).packages, [])
+        try scratch.write("bad.lock", "# comment\nbash=5.2\nsystemd\n")
+        XCTAssertThrowsError(try PackageLock.load(scratch.path("bad.lock"))) { error in
+            XCTAssertEqual("\(error)", "bad.lock:3: expected 'package=version', got 'systemd'")
+        }
+    }
+}
+
+final class ReleaseFilesTests: XCTestCase {
+    func testVersionTxtSplitsTheVersionTheCoreOSWay() throws {
+        let text = try ReleaseFiles.versionText(prefix: "coreos", version: "1.2.3", board: "amd64-usr", sdkVersion: "0.1.0")
+        let values = Dictionary(uniqueKeysWithValues: text.split(separator: "\n").map { line in
+            let parts = line.split(separator: "=", maxSplits: 1)
+            return (String(parts[0]), String(parts[1]))
+        })
+        XCTAssertEqual(values["COREOS_BUILD"], "1")
+        XCTAssertEqual(values["COREOS_BRANCH"], "2")
+        XCTAssertEqual(values["COREOS_PATCH"], "3")
+        XCTAssertEqual(values["COREOS_VERSION"], "1.2.3")
+        XCTAssertEqual(values["COREOS_BOARD"], "amd64-usr")
+        XCTAssertEqual(values["COREOS_SDK_VERSION"], "0.1.0")
+    }
+
+    func testMalformedVersionIsRejected() {
+        XCTAssertThrowsError(try ReleaseFiles.versionText(prefix: "coreos", version: "1.2", board: "b", sdkVersion: "0")) {
+            XCTAssertEqual("\($0)", "version '1.2' is not of the form MAJOR.MINOR.PATCH (e.g. 1.2.0)")
+        }
+    }
+
+    func testDigestsFileIsCheckableBySha256sumAndSha512sum() throws {
+        let scratch = try Scratch()
+        try scratch.write("image.bin", "disk bytes")
+        let (sha256, sha512) = try Digests.sha256And512(file: scratch.path("image.bin"))
+        let text = ReleaseFiles.digestsText(fileName: "image.bin", sha256: sha256, sha512: sha512)
+        let lines = text.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        try scratch.write("sums256", String(lines[0]) + "\n")
+        try scratch.write("sums512", String(lines[1]) + "\n")
+        try Command.run(["sha256sum", "--check", "--strict", "sums256"], workingDirectory: scratch.root)
+        try Command.run(["sha512sum", "--check", "--strict", "sums512"], workingDirectory: scratch.root)
+        try scratch.write("image.bin", "changed")
+        XCTAssertThrowsError(try Command.run(["sha256sum", "--check", "sums256"], workingDirectory: scratch.root))
+    }
+
+    func testOsReleaseCarriesIdAndVersion() {
+        let text = ReleaseFiles.osRelease(id: "coreos", name: "CoreOS", version: "1.2.3", board: "amd64-usr")
+        XCTAssertTrue(text.contains("\nID=coreos\n"))
+        XCTAssertTrue(text.contains("\nVERSION_ID=1.2.3\n"))
+    }
+}
+
+final class BuildCacheTests: XCTestCase {
+    func testAFailedProducerLeavesNoEntryAndNoScratch() throws {
+        let scratch = try Scratch()
+        let cache = BuildCache(root: scratch.path("cache"))
+        XCTAssertThrowsError(try cache.fetch(stage: "disk", key: "k1") { directory in
+            try Data("partial".utf8).write(to: directory.appendingPathComponent("disk.bin"))
+            throw SupportError("killed")
+        })
+        XCTAssertNil(cache.lookup(stage: "disk", key: "k1"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.path("cache/tmp").path), [])
+    }
+
+    func testAnEntryIsProducedOnceThenHit() throws {
+        let scratch = try Scratch()
+        let cache = BuildCache(root: scratch.path("cache"))
+        var runs = 0
+        for _ in 0..<2 {
+            _ = try cache.fetch(stage: "disk", key: "k1") { directory in
+                runs += 1
+                try Data("whole".utf8).write(to: directory.appendingPathComponent("disk.bin"))
+            }
+        }
+        let (url, cached) = try cache.fetch(stage: "disk", key: "k1") { _ in XCTFail("must be a hit") }
+        XCTAssertTrue(cached)
+        XCTAssertEqual(runs, 1)
+        XCTAssertEqual(try String(contentsOf: url.appendingPathComponent("disk.bin"), encoding: .utf8), "whole")
+    }
+
+    func testScratchOfDeadBuildsIsRemovedButNotThatOfLiveOnes() throws {
+        let scratch = try Scratch()
+        let cache = BuildCache(root: scratch.path("cache"))
+        let mine = try cache.makeScratchDirectory(for: "filesystems")
+        // A pid above the kernel's pid_max never runs.
+        let dead = scratch.path("cache/tmp/filesystems-4194999-abcdef12")
+        try FileManager.default.createDirectory(at: dead, withIntermediateDirectories: true)
+        cache.removeAbandonedScratch()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: mine.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dead.path))
+    }
+}
+
+final class ComponentBuilderTests: XCTestCase {
+    func makeRecipe(in scratch: Scratch, script: String) throws -> Recipe {
+        try scratch.write("repo/recipes/hello.yaml", """
+            name: hello
+            version: "2.0"
+            kind: source
+            sources: [src]
+            build: |
+            \(script.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+            files:
+              - { source: files/hello.conf, path: /usr/share/hello/hello.conf, mode: "0600" }
+            """)
+        try scratch.write("repo/recipes/hello/src/hello.c", "int main(void) { return 0; }\n")
+        try scratch.write("repo/recipes/hello/files/hello.conf", "greeting=hi\n")
+        return try RecipeRepository(root: scratch.path("repo")).loadRecipe(named: "hello")
+    }
+
+    func testSourceBuildInstallsIntoDestdirAndFilesAreAdded() throws {
+        let scratch = try Scratch()
+        let recipe = try makeRecipe(in: scratch, script: """
+            cc -o hello "$SRCDIR/src/hello.c"
+            install -D -m 0755 hello "$DESTDIR/usr/bin/hello"
+            """)
+        let builder = ComponentBuilder(recipe: recipe, dependencyKeys: [], architecture: "amd64")
+        let destdir = scratch.path("destdir")
+        try FileManager.default.createDirectory(at: scratch.path("work"), withIntermediateDirectories: true)
+        try builder.build(into: destdir, scratch: scratch.path("work"), clock: BuildClock(epoch: 1_700_000_000))
+        try Command.run([destdir.appendingPathComponent("usr/bin/hello").path])
+        var info = stat()
+        stat(destdir.appendingPathComponent("usr/share/hello/hello.conf").path, &info)
+        XCTAssertEqual(info.st_mode & 0o777, 0o600)
+    }
+
+    func testCacheKeyFollowsTheRecipeFolderAndDependencies() throws {
+        let scratch = try Scratch()
+        let recipe = try makeRecipe(in: scratch, script: "true")
+        let key = try ComponentBuilder(recipe: recipe, dependencyKeys: ["d1"], architecture: "amd64").cacheKey()
+        XCTAssertEqual(key, try ComponentBuilder(recipe: recipe, dependencyKeys: ["d1"], architecture: "amd64").cacheKey())
+        XCTAssertNotEqual(key, try ComponentBuilder(recipe: recipe, dependencyKeys: ["d2"], architecture: "amd64").cacheKey())
+        XCTAssertNotEqual(key, try ComponentBuilder(recipe: recipe, dependencyKeys: ["d1"], architecture: "arm64").cacheKey())
+        try scratch.write("repo/recipes/hello/src/hello.c", "int main(void) { return 1; }\n")
+        XCTAssertNotEqual(key, try ComponentBuilder(recipe: recipe, dependencyKeys: ["d1"], architecture: "amd64").cacheKey())
+    }
+
+    func testAFailingBuildNamesTheRecipeFileAndShowsTheOutput() throws {
+        let scratch = try Scratch()
+        let recipe = try makeRecipe(in: scratch, script: "echo 'hello.c:1: syntax error' >&2\nexit 3")
+        let builder = ComponentBuilder(recipe: recipe, dependencyKeys: [], architecture: "amd64")
+        try FileManager.default.createDirectory(at: scratch.path("work"), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try builder.build(into: scratch.path("destdir"), scratch: scratch.path("work"),
+                                               clock: BuildClock(epoch: 0))) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("recipes/hello.yaml: build of 'hello' failed: exit status 3"), message)
+            XCTAssertTrue(message.contains("hello.c:1: syntax error"), message)
+        }
+    }
+}
