@@ -44,18 +44,22 @@ public enum PartitionWriter {
         }
     }
 
-    /// Writes each run of blocks that hold any non-zero byte with one pwrite.
+    /// Writes each run of blocks that hold any non-zero byte with one pwrite. The chunk may end
+    /// in a partial block (data ranges follow the filesystem's holes, often 4 KiB apart).
     private static func writeNonZeroBlocks(_ chunk: UnsafeRawBufferPointer, to target: ImageFile,
                                            at offset: UInt64) throws {
         var runStart: Int?
-        for blockStart in stride(from: 0, through: chunk.count, by: blockSize) {
+        for blockStart in stride(from: 0, to: chunk.count, by: blockSize) {
             let block = UnsafeRawBufferPointer(rebasing: chunk[blockStart..<min(blockStart + blockSize, chunk.count)])
-            let isData = !block.isEmpty && !isAllZero(block)
-            if isData, runStart == nil { runStart = blockStart }
-            if !isData, let start = runStart {
+            if !isAllZero(block) {
+                if runStart == nil { runStart = blockStart }
+            } else if let start = runStart {
                 try target.write(UnsafeRawBufferPointer(rebasing: chunk[start..<blockStart]), at: offset + UInt64(start))
                 runStart = nil
             }
+        }
+        if let start = runStart {
+            try target.write(UnsafeRawBufferPointer(rebasing: chunk[start...]), at: offset + UInt64(start))
         }
     }
 

@@ -35,6 +35,24 @@ final class PartitionWriterTests: XCTestCase {
         XCTAssertNoThrow(try GPTReader.read(disk), "the partition table is intact")
     }
 
+    func testSparseImageWithSmallDataRangesIsCopiedWhole() throws {
+        // As mke2fs writes them: 4 KiB of data between holes, so each data range is a partial block.
+        let filesystem = directory.appendingPathComponent("root.img")
+        FileManager.default.createFile(atPath: filesystem.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: filesystem)
+        try handle.truncate(atOffset: 4 << 20)
+        for (offset, byte) in [(UInt64(0), UInt8(0x53)), (1 << 20, 0xEF), ((4 << 20) - 4096, 0x42)] {
+            try handle.seek(toOffset: offset)
+            try handle.write(contentsOf: Data(repeating: byte, count: 4096))
+        }
+        try handle.close()
+        let root = try XCTUnwrap(layout.partition(labeled: "ROOT"))
+
+        try PartitionWriter.copy(filesystemImage: filesystem, into: disk, partition: root)
+
+        XCTAssertEqual(try readBytes(disk, at: root.byteOffset, count: 4 << 20), try Data(contentsOf: filesystem))
+    }
+
     func testCopyingAgainLeavesNoStaleBytesOfThePreviousImage() throws {
         let oem = try XCTUnwrap(layout.partition(labeled: "OEM"))
         let first = directory.appendingPathComponent("first.img")
