@@ -10,13 +10,15 @@ setup:
 image: setup
 	$(CORESDK) build image --board $(BOARD)
 
-# Unit tests and the end-to-end tests that build real images (swift test), then the C tool's own test.
+# Unit tests and the end-to-end tests that build and boot real images (swift test), then each
+# source recipe's own test (the C tools, the bootloader and the initramfs, booted under QEMU).
 test: setup
 	swift test
-	bash recipes/gptprio/test.sh
+	set -e; for recipe_test in recipes/*/test.sh; do echo "== $$recipe_test"; bash "$$recipe_test"; done
 
 bench: setup
 	bash bench/build-image.sh
+	bash bench/boot.sh
 
 clean:
 	rm -rf out/$(BOARD) out/cache

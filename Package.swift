@@ -29,11 +29,12 @@ let package = Package(
         .target(name: "Disk", dependencies: ["Support", "CFdisk"]),
         .target(name: "Filesystems", dependencies: ["Support"]),
         .target(name: "Rootfs", dependencies: ["Support", "Recipes", "CArchive"]),
-        .target(name: "Build", dependencies: ["Support", "Recipes", "Rootfs", "Filesystems", "Disk"]),
+        .target(name: "Boot", dependencies: ["Support", "CArchive"]),
+        .target(name: "Build", dependencies: ["Support", "Recipes", "Rootfs", "Filesystems", "Disk", "Boot"]),
 
         // The thin CLI.
         .executableTarget(name: "coresdk", dependencies: [
-            "Build", "Recipes", "Disk", "Support",
+            "Build", "Boot", "Recipes", "Disk", "Support",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -42,6 +43,7 @@ let package = Package(
         .testTarget(name: "DiskTests", dependencies: ["Disk", "Support"]),
         .testTarget(name: "FilesystemsTests", dependencies: ["Filesystems", "Support"]),
         .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Support"]),
+        .testTarget(name: "BootTests", dependencies: ["Boot", "Support"]),
         .testTarget(name: "BuildTests", dependencies: ["Build", "Recipes", "Support"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Disk", "Support"]),
     ]

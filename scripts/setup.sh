@@ -10,10 +10,10 @@ PACKAGES=(
   mmdebstrap uidmap
   # filesystems and disks, written as files
   e2fsprogs dosfstools mtools erofs-utils squashfs-tools cryptsetup-bin fdisk gdisk cgpt qemu-utils
-  # booting images in tests
-  qemu-system-x86 ovmf
-  # building source recipes
-  build-essential make python3
+  # booting images in tests and benchmarks, logging in to them
+  qemu-system-x86 ovmf openssh-client cpio zstd busybox-static
+  # building source recipes (coreos-boot is a UEFI application: gnu-efi)
+  build-essential make python3 gnu-efi
 )
 
 missing=()

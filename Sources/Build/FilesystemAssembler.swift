@@ -1,3 +1,4 @@
+import Boot
 import Disk
 import Filesystems
 import Foundation
@@ -11,6 +12,7 @@ public struct FilesystemManifest: Codable, Sendable {
 
     public var kernelVersion: String
     public var kernelCommandLine: String
+    public var initramfsModules: [String]
     public var verity: BuildReport.Verity
     public var usr: BuildReport.UsrFilesystem
     public var debianPackages: [InstalledPackage]
@@ -47,8 +49,7 @@ struct FilesystemAssembler {
         for component in components { try tree.install(tree: component) }
         for overlay in plan.overlays { try tree.apply(overlay: overlay) }
         try brand(tree)
-        let kernel = entry.appendingPathComponent("vmlinuz")
-        let kernelVersion = try StatelessImage.takeKernel(from: tree, to: kernel)
+        let boot = try prepareBoot(tree, entry: entry, progress: progress)
         try StatelessImage.makeMinimal(tree)
         try StatelessImage.keepFactoryEtc(tree)
         try tree.clampTimestamps(to: clock.epoch)
@@ -56,18 +57,20 @@ struct FilesystemAssembler {
         let usrTree = stage.appendingPathComponent("usr"), rootTree = stage.appendingPathComponent("root")
         try StatelessImage.split(tree, usr: usrTree, root: rootTree)
 
-        let (usrOutcome, otherImages) = try inParallel(
+        let (usrOutcome, dataImages) = try inParallel(
             { try makeUsr(from: usrTree, entry: entry, progress: progress) },
-            { try makeOtherFilesystems(root: rootTree, kernel: kernel, entry: entry, progress: progress) })
+            { try makeDataFilesystems(root: rootTree, entry: entry, progress: progress) })
         let (verity, usr, usrImage) = usrOutcome
-        var images = otherImages
+        var images = dataImages
         for partition in partitions where partition.role == .usr && partition.isPrimaryUsr {
             images[String(partition.spec.number)] = usrImage
         }
+        // The ESP comes last: slot A's command line carries /usr's root hash.
+        let cmdline = BootPartition.commandLine(board: board.kernel.cmdline, usrRootHash: verity.rootHash)
+        images.merge(try makeBootPartition(boot, commandLine: cmdline, entry: entry, progress: progress)) { $1 }
 
-        let cmdline = [board.kernel.cmdline, "verity.usrhash=\(verity.rootHash)"]
-            .filter { !$0.isEmpty }.joined(separator: " ")
-        let manifest = FilesystemManifest(kernelVersion: kernelVersion, kernelCommandLine: cmdline,
+        let manifest = FilesystemManifest(kernelVersion: boot.kernelVersion, kernelCommandLine: cmdline,
+                                          initramfsModules: boot.initramfsModules,
                                           verity: verity, usr: usr, debianPackages: packages,
                                           partitionImages: images)
         let encoder = JSONEncoder()
@@ -86,6 +89,32 @@ struct FilesystemAssembler {
         let prefix = board.imagePrefix.uppercased()
         try tree.write("\(prefix)_RELEASE_VERSION=\(version)\n\(prefix)_RELEASE_BOARD=\(board.name)\n",
                        to: "usr/share/\(board.imagePrefix)/release")
+    }
+
+    /// What the ESP needs from the image, taken before the tree is made minimal and split.
+    struct BootFiles {
+        let kernel: URL, kernelVersion: String, initramfs: URL, initramfsModules: [String], bootloader: URL
+    }
+
+    /// Moves the kernel out of /boot, builds the initramfs from the image's own busybox, coreos-init
+    /// and modules, and copies the bootloader; also makes /usr/share/oem, OEM's mount point.
+    private func prepareBoot(_ tree: RootfsTree, entry: URL, progress: ProgressReporter) throws -> BootFiles {
+        let kernel = entry.appendingPathComponent("vmlinuz")
+        let kernelVersion = try StatelessImage.takeKernel(from: tree, to: kernel)
+        let initramfs = entry.appendingPathComponent("initrd.img")
+        let modules = try progress.detail("initramfs") {
+            try Initramfs(rootfs: tree.root, kernelVersion: kernelVersion, modules: board.kernel.initramfsModules)
+                .write(to: initramfs, clock: clock)
+        }
+        let bootloader = entry.appendingPathComponent("bootx64.efi")
+        guard FileManager.default.fileExists(atPath: tree.path(BootPartition.bootloaderInImage).path) else {
+            throw SupportError("the image has no /\(BootPartition.bootloaderInImage); add the coreos-boot recipe "
+                               + "to 'recipes' in \(board.fileURL.lastPathComponent)")
+        }
+        try FileManager.default.copyItem(at: tree.path(BootPartition.bootloaderInImage), to: bootloader)
+        try FileManager.default.createDirectory(at: tree.path("usr/share/oem"), withIntermediateDirectories: true)
+        return BootFiles(kernel: kernel, kernelVersion: kernelVersion, initramfs: initramfs,
+                         initramfsModules: modules, bootloader: bootloader)
     }
 
     private func makeUsr(from usrTree: URL, entry: URL, progress: ProgressReporter)
@@ -129,34 +158,40 @@ struct FilesystemAssembler {
                 image.lastPathComponent)
     }
 
-    private func makeOtherFilesystems(root rootTree: URL, kernel: URL, entry: URL,
-                                      progress: ProgressReporter) throws -> [String: String] {
+    /// OEM and ROOT (and any other ext4 partition of the layout).
+    private func makeDataFilesystems(root rootTree: URL, entry: URL,
+                                     progress: ProgressReporter) throws -> [String: String] {
         var images: [String: String] = [:]
-        for partition in partitions {
+        for partition in partitions where partition.role == .ext4 {
             let spec = partition.spec
             let image = entry.appendingPathComponent("part\(spec.number).img")
-            switch partition.role {
-            case .vfat:
-                let espTree = entry.appendingPathComponent("stage/esp")
-                let kernelDirectory = espTree.appendingPathComponent(board.imagePrefix)
-                try FileManager.default.createDirectory(at: kernelDirectory, withIntermediateDirectories: true)
-                try FileManager.default.copyItem(at: kernel, to: kernelDirectory.appendingPathComponent("vmlinuz-a"))
-                try RootfsTree(root: espTree).clampTimestamps(to: clock.epoch)
-                try progress.detail("mkfs vfat \(spec.label)") {
-                    try makeVfat(image: image, sizeBytes: spec.sizeBytes, label: partition.filesystemLabel,
-                                 volumeID: UInt32(truncatingIfNeeded: Int(Digests.sha256("\(key)/esp").prefix(8), radix: 16)!),
-                                 populateFrom: espTree, clock: clock)
-                }
-            case .ext4:
-                let populate = spec.label == "ROOT" ? rootTree : nil
-                try progress.detail("mkfs ext4 \(spec.label)") {
-                    try makeExt4(image: image, sizeBytes: spec.sizeBytes, label: partition.filesystemLabel,
-                                 uuid: stableUUID("\(key)/\(spec.label)"),
-                                 hashSeed: stableUUID("\(key)/\(spec.label)/hash-seed"),
-                                 populateFrom: populate, clock: clock)
-                }
-            case .usr, .none:
-                continue
+            let populate = spec.label == "ROOT" ? rootTree : nil
+            try progress.detail("mkfs ext4 \(spec.label)") {
+                try makeExt4(image: image, sizeBytes: spec.sizeBytes, label: partition.filesystemLabel,
+                             uuid: stableUUID("\(key)/\(spec.label)"),
+                             hashSeed: stableUUID("\(key)/\(spec.label)/hash-seed"),
+                             populateFrom: populate, clock: clock)
+            }
+            images[String(spec.number)] = image.lastPathComponent
+        }
+        return images
+    }
+
+    /// The FAT ESP: the bootloader and slot A's kernel, initramfs and command line.
+    private func makeBootPartition(_ boot: BootFiles, commandLine: String, entry: URL,
+                                   progress: ProgressReporter) throws -> [String: String] {
+        var images: [String: String] = [:]
+        for partition in partitions where partition.role == .vfat {
+            let spec = partition.spec
+            let image = entry.appendingPathComponent("part\(spec.number).img")
+            let espTree = entry.appendingPathComponent("stage/esp")
+            try BootPartition.stage(into: espTree, bootloader: boot.bootloader, kernel: boot.kernel,
+                                    initramfs: boot.initramfs, commandLine: commandLine, slot: .a)
+            try RootfsTree(root: espTree).clampTimestamps(to: clock.epoch)
+            try progress.detail("mkfs vfat \(spec.label)") {
+                try makeVfat(image: image, sizeBytes: spec.sizeBytes, label: partition.filesystemLabel,
+                             volumeID: UInt32(truncatingIfNeeded: Int(Digests.sha256("\(key)/esp").prefix(8), radix: 16)!),
+                             populateFrom: espTree, clock: clock)
             }
             images[String(spec.number)] = image.lastPathComponent
         }

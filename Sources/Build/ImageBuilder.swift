@@ -169,6 +169,7 @@ public struct OutputNaming: Sendable {
     public var update: String { "\(prefix)_production_update.bin" }
     public var packages: String { "\(prefix)_production_image_packages.txt" }
     public var digests: String { "\(rawImage).DIGESTS" }
+    public var qemuScript: String { "\(prefix)_production_qemu.sh" }
 }
 
 /// A digest of a directory tree (names, types, modes, link targets, contents), for cache keys.

@@ -1,3 +1,4 @@
+import Boot
 import Foundation
 import Recipes
 import Rootfs
@@ -55,6 +56,7 @@ struct OutputWriter {
             try write(ReleaseFiles.digestsText(fileName: naming.rawImage, sha256: diskManifest.rawSHA256,
                                                sha512: diskManifest.rawSHA512),
                       naming.digests, in: directory)
+            try write(QemuScript.text(imageName: naming.qcow2Image), naming.qemuScript, in: directory, mode: 0o755)
             let files = [
                 try describe(naming.rawImage, role: "raw-disk", in: directory, sha256: diskManifest.rawSHA256),
                 try describe(naming.qcow2Image, role: "qcow2-disk", in: directory, sha256: diskManifest.qcow2SHA256),
@@ -62,6 +64,7 @@ struct OutputWriter {
                 try describe("version.txt", role: "version", in: directory, sha256: nil),
                 try describe(naming.packages, role: "package-list", in: directory, sha256: nil),
                 try describe(naming.digests, role: "digests", in: directory, sha256: nil),
+                try describe(naming.qemuScript, role: "qemu-script", in: directory, sha256: nil),
             ]
             let report = BuildReport(board: board.name, version: version, sourceDateEpoch: clock.epoch,
                                      outputDirectory: finalDirectory.path, kernelVersion: manifest.kernelVersion,
@@ -82,8 +85,10 @@ struct OutputWriter {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    private func write(_ text: String, _ name: String, in directory: URL) throws {
-        try Data(text.utf8).write(to: directory.appendingPathComponent(name))
+    private func write(_ text: String, _ name: String, in directory: URL, mode: mode_t = 0o644) throws {
+        let url = directory.appendingPathComponent(name)
+        try Data(text.utf8).write(to: url)
+        chmod(url.path, mode)
     }
 
     private func describe(_ name: String, role: String, in directory: URL, sha256: String?) throws -> BuildReport.OutputFile {

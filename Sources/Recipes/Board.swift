@@ -88,6 +88,8 @@ public struct Board: Sendable, ConfigModel {
         /// A recipe of the plan that installs `/boot/vmlinuz-*`.
         public internal(set) var recipe = ""
         public internal(set) var cmdline = ""
+        /// Modules the initramfs loads, in order, to reach the disks, dm-verity and /usr's filesystem.
+        public internal(set) var initramfsModules: [String] = []
         public let location: SourceLocation
         public internal(set) var keyLocations: [String: SourceLocation] = [:]
 
@@ -99,6 +101,10 @@ public struct Board: Sendable, ConfigModel {
                           "The recipe that installs `/boot/vmlinuz-*`; it must be in `recipes` or their dependencies.", \.recipe),
                 ConfigKey("cmdline", .line, .defaulted("\"\""),
                           "Kernel command line; the build appends what /usr verity needs.", \.cmdline),
+                ConfigKey("initramfs-modules", ValueType.list(of: .kernelModule).unique().withoutLocations(),
+                          .defaulted("[]"),
+                          "Kernel modules the initramfs loads, in order (their dependencies are added).",
+                          \.initramfsModules),
             ])
         }
     }

@@ -148,6 +148,11 @@ extension ValueType where Value == String {
                 rule: "lowercase letters, digits and . + -, starting with a letter or digit")
     }
 
+    static var kernelModule: ValueType {
+        pattern(#/[a-z0-9][a-z0-9_-]*/#, doc: "kernel module name", expected: "a kernel module name",
+                plural: "kernel module names", rule: "lowercase letters, digits, _ and -, as modprobe takes them")
+    }
+
     /// A name that must equal its file's name, as `recipes/<name>.yaml` promises.
     static var fileName: ValueType {
         name.checked { name, value in

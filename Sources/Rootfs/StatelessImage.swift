@@ -23,6 +23,8 @@ public enum StatelessImage {
         "boot/*", "initrd.img", "initrd.img.old", "vmlinuz", "vmlinuz.old",
         // Per-machine identity, made on first boot.
         "etc/machine-id", "var/lib/dbus/machine-id", "etc/ssh/ssh_host_*",
+        // mmdebstrap copies these from the build host; a machine gets its own from DHCP or cloud-config.
+        "etc/hostname", "etc/mailname",
         // Logs and caches of the build itself.
         "var/log/*", "var/cache/*", "var/tmp/*", "tmp/*", "run/*",
     ]

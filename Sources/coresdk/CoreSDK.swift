@@ -6,7 +6,7 @@ struct CoreSDK: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coresdk",
         abstract: "Build, configure and update CoreOS-style Linux images.",
-        subcommands: [BuildCommand.self])
+        subcommands: [BuildCommand.self, QemuCommand.self])
 }
 
 struct BuildCommand: ParsableCommand {
@@ -29,7 +29,7 @@ func fail(_ error: Error, json: Bool) -> ExitCode {
     FileHandle.standardError.write(Data("coresdk: error: \(message)\n".utf8))
     if json {
         let object = ["error": message]
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         }
     }

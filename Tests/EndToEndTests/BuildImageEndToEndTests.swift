@@ -6,42 +6,11 @@ import XCTest
 /// qemu-img. One cold build is shared by the checks; the cache and reproducibility tests build
 /// again.
 final class BuildImageEndToEndTests: XCTestCase {
-    struct ColdBuild {
-        let workspace: URL
-        let output: URL
-        let cache: URL
-        let directory: URL
-        let report: [String: Any]
-        let seconds: Double
-    }
+    static let board = ImageFixture.board
+    static let version = ImageFixture.version
 
-    nonisolated(unsafe) static var shared: Result<ColdBuild, Error>?
-
-    static let board = "amd64-usr"
-    static let version = "1.2.3"
-
-    func coldBuild() throws -> ColdBuild {
-        if let shared = Self.shared { return try shared.get() }
-        let result = Result { () throws -> ColdBuild in
-            let workspace = try CoreSDKRunner.makeWorkspace("cold")
-            let output = workspace.appendingPathComponent("out")
-            let cache = workspace.appendingPathComponent("cache")
-            let run = try CoreSDKRunner.coresdk(
-                ["build", "image", "--board", Self.board, "--version", Self.version,
-                 "--output", output.path, "--cache-dir", cache.path, "--json"], in: workspace)
-            guard run.status == 0 else {
-                throw NSError(domain: "e2e", code: 1, userInfo: [NSLocalizedDescriptionKey: "cold build failed: \(run.standardError)"])
-            }
-            let report = try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as! [String: Any]
-            return ColdBuild(workspace: workspace, output: output, cache: cache,
-                             directory: output.appendingPathComponent("\(Self.board)/\(Self.version)"),
-                             report: report, seconds: run.seconds)
-        }
-        Self.shared = result
-        return try result.get()
-    }
-
-    func file(_ name: String) throws -> URL { try coldBuild().directory.appendingPathComponent(name) }
+    func coldBuild() throws -> ImageFixture.Build { try ImageFixture.coldBuild() }
+    func file(_ name: String) throws -> URL { try ImageFixture.file(name) }
 
     nonisolated(unsafe) static var coreutilsDigests: (sha256: String, sha512: String)?
 
@@ -339,15 +308,7 @@ final class BuildImageEndToEndTests: XCTestCase {
     // MARK: helpers
 
     func extractPartition(_ number: Int, from image: URL? = nil) throws -> URL {
-        let disk = try image ?? file("coreos_production_image.bin")
-        let json = try CoreSDKRunner.run(["sfdisk", "--json", disk.path]).standardOutput
-        let table = (try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any])["partitiontable"] as! [String: Any]
-        let partition = (table["partitions"] as! [[String: Any]]).first { ($0["node"] as! String).hasSuffix(".bin\(number)") }!
-        let destination = FileManager.default.temporaryDirectory.appendingPathComponent("part\(number)-\(UUID().uuidString.prefix(6)).img")
-        try CoreSDKRunner.run(["dd", "if=\(disk.path)", "of=\(destination.path)", "bs=512",
-                               "skip=\(partition["start"] as! Int)", "count=\(partition["size"] as! Int)",
-                               "conv=sparse", "status=none"])
-        return destination
+        try ImageFixture.extractPartition(number, from: try image ?? file("coreos_production_image.bin"))
     }
 
     func extractUsrTree() throws -> URL {

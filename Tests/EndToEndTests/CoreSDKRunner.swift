@@ -65,8 +65,8 @@ struct CoreSDKRunner {
         return process
     }
 
-    private static func launch(_ arguments: [String], environment: [String: String],
-                               workingDirectory: URL?) throws -> Run {
+    static func launch(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+                       workingDirectory: URL? = nil) throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments

@@ -29,24 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0
-fail=0
+source "$(dirname "$(readlink -f "$0")")/../../scripts/test-report.sh"
 skip=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() {
-	fail=$((fail + 1))
-	echo "not ok - $1"
-	shift
-	local line
-	for line in "$@"; do echo "    $line"; done
-}
-check() { # NAME EXPECTED ACTUAL
-	if [[ "$2" == "$3" ]]; then
-		ok "$1"
-	else
-		not_ok "$1" "expected: $(printf %q "$2")" "actual:   $(printf %q "$3")"
-	fi
-}
 # run CMD...: sets $rc, output in $tmp/out and $tmp/err
 run() { rc=0; "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -520,9 +504,4 @@ else
 	echo "skip - block device test (needs root and a free loop device)"
 fi
 
-if ((skip > 0)); then
-	echo "$pass passed, $fail failed, $skip skipped"
-else
-	echo "$pass passed, $fail failed"
-fi
-if ((fail > 0)); then exit 1; fi
+if ((skip > 0)); then report "$skip skipped" || exit 1; else report || exit 1; fi

@@ -1,0 +1,196 @@
+import Foundation
+import XCTest
+
+/// Boots the default board's image under QEMU (OVMF, TCG) from the disk alone and checks what a
+/// user of it sees: login prompts, the verified read-only /usr, first-boot setup, the core user,
+/// and the A/B slot logic — a slot on trial is marked good, a broken one falls back.
+final class BootEndToEndTests: XCTestCase {
+    struct PreparedDisk {
+        let directory: URL
+        let disk: URL
+        let key: URL
+    }
+
+    nonisolated(unsafe) static var prepared: Result<PreparedDisk, Error>?
+
+    /// A copy of the built raw disk whose ROOT carries an SSH key for core, written with debugfs
+    /// (what `coresdk inject` will do through the OEM partition); made once per run.
+    func preparedDisk() throws -> PreparedDisk {
+        if let prepared = Self.prepared { return try prepared.get() }
+        let result = Result { () throws -> PreparedDisk in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-boot-\(UUID().uuidString.prefix(6))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let key = directory.appendingPathComponent("id_ed25519")
+            try CoreSDKRunner.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", key.path])
+            let disk = directory.appendingPathComponent("base.bin")
+            try CoreSDKRunner.run(["cp", "--sparse=always", try ImageFixture.file("coreos_production_image.bin").path, disk.path])
+            let root = try ImageFixture.extractPartition(9, from: disk)
+            defer { try? FileManager.default.removeItem(at: root) }
+            let commands = directory.appendingPathComponent("debugfs.cmds")
+            try """
+                mkdir /home/core
+                mkdir /home/core/.ssh
+                write \(key.path).pub /home/core/.ssh/authorized_keys
+                set_inode_field /home/core uid 500
+                set_inode_field /home/core gid 500
+                set_inode_field /home/core mode 040700
+                set_inode_field /home/core/.ssh uid 500
+                set_inode_field /home/core/.ssh gid 500
+                set_inode_field /home/core/.ssh mode 040700
+                set_inode_field /home/core/.ssh/authorized_keys uid 500
+                set_inode_field /home/core/.ssh/authorized_keys gid 500
+                set_inode_field /home/core/.ssh/authorized_keys mode 0100600
+
+                """.write(to: commands, atomically: true, encoding: .utf8)
+            try CoreSDKRunner.run(["debugfs", "-w", "-f", commands.path, root.path])
+            try ImageFixture.writePartition(9, of: disk, from: root)
+            return PreparedDisk(directory: directory, disk: disk, key: key)
+        }
+        Self.prepared = result
+        return try result.get()
+    }
+
+    func copyOfPreparedDisk(_ name: String, growBy extraBytes: Int = 0) throws -> URL {
+        let prepared = try preparedDisk()
+        let copy = prepared.directory.appendingPathComponent("\(name).bin")
+        try? FileManager.default.removeItem(at: copy)
+        try CoreSDKRunner.run(["cp", "--sparse=always", prepared.disk.path, copy.path])
+        if extraBytes > 0 { try CoreSDKRunner.run(["truncate", "-s", "+\(extraBytes)", copy.path]) }
+        return copy
+    }
+
+    func gptprio(_ disk: URL, _ number: Int) throws -> (priority: Int, tries: Int, successful: Int) {
+        func field(_ flag: String) throws -> Int {
+            Int(try CoreSDKRunner.run(["cgpt", "show", "-i", String(number), flag, disk.path]).standardOutput
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        return (try field("-P"), try field("-T"), try field("-S"))
+    }
+
+    /// Puts a copy of USR-A (optionally damaged) into USR-B with slot B's boot files on the ESP,
+    /// and gives B priority 2 with one try, as an update would.
+    func installSlotB(on disk: URL, corruptAt corruptOffset: Int? = nil, extraCommandLine: String = "") throws {
+        let usr = try ImageFixture.extractPartition(3, from: disk)
+        defer { try? FileManager.default.removeItem(at: usr) }
+        if let corruptOffset {
+            let handle = try FileHandle(forUpdating: usr)
+            try handle.seek(toOffset: UInt64(corruptOffset))
+            let byte = try handle.read(upToCount: 1)!.first!
+            try handle.seek(toOffset: UInt64(corruptOffset))
+            try handle.write(contentsOf: Data([byte ^ 0xFF]))
+            try handle.close()
+        }
+        try ImageFixture.writePartition(4, of: disk, from: usr)
+        let esp = "\(disk.path)@@\(try ImageFixture.partition(1, of: disk).start * 512)"
+        let scratch = disk.deletingLastPathComponent().appendingPathComponent("slot-b-\(UUID().uuidString.prefix(4))")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        for name in ["vmlinuz", "initrd", "cmdline"] {
+            try CoreSDKRunner.run(["mcopy", "-n", "-i", esp, "::coreos/\(name)-a", scratch.appendingPathComponent(name).path])
+        }
+        let cmdline = scratch.appendingPathComponent("cmdline")
+        let text = try String(contentsOf: cmdline, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try (text + (extraCommandLine.isEmpty ? "" : " \(extraCommandLine)") + "\n").write(to: cmdline, atomically: true, encoding: .utf8)
+        for name in ["vmlinuz", "initrd", "cmdline"] {
+            try CoreSDKRunner.run(["mcopy", "-o", "-i", esp, scratch.appendingPathComponent(name).path, "::coreos/\(name)-b"])
+        }
+        try CoreSDKRunner.run(["cgpt", "add", "-i", "4", "-P", "2", "-T", "1", "-S", "0", disk.path])
+    }
+
+    // MARK: tests
+
+    func testFirstBootSetsUpTheMachineAndASecondBootKeepsIt() throws {
+        let disk = try copyOfPreparedDisk("first-boot", growBy: 1 << 30)
+        let key = try preparedDisk().key
+        var machine: BootedMachine? = try BootedMachine(disk: disk, key: key)
+        let serialLogin = try machine!.waitForConsole("login:", timeout: 300)
+        print("boot: serial login prompt \(Int(serialLogin)) s after QEMU started (TCG)")
+        let console = machine!.console
+        XCTAssertTrue(console.contains("coreos-boot: USR-A"), "the bootloader chose USR-A")
+
+        XCTAssertEqual(try machine!.ssh("id -u; id -nG").split(separator: "\n").first, "500")
+        XCTAssertTrue(try machine!.ssh("id -nG").contains("sudo"))
+        XCTAssertEqual(try machine!.ssh("sudo -n id -u").trimmingCharacters(in: .whitespacesAndNewlines), "0")
+        let usr = try machine!.ssh("findmnt -rno SOURCE,FSTYPE,OPTIONS /usr")
+        XCTAssertTrue(usr.hasPrefix("/dev/mapper/usr squashfs ro"), usr)
+        XCTAssertTrue(try machine!.ssh("findmnt -rno FSTYPE,OPTIONS /").hasPrefix("ext4 rw"))
+        XCTAssertTrue(try machine!.ssh("findmnt -no SOURCE /usr/share/oem; lsblk -no LABEL $(findmnt -no SOURCE /usr/share/oem)").contains("OEM"))
+        XCTAssertTrue(try machine!.ssh("sudo cat /dev/vcs1").contains("login:"), "a login prompt on the VGA console")
+        XCTAssertEqual(try machine!.ssh("sudo sshd -T | grep -i '^passwordauthentication'").trimmingCharacters(in: .whitespacesAndNewlines),
+                       "passwordauthentication no")
+        let machineID = try machine!.ssh("cat /etc/machine-id").trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(machineID.count, 32)
+        let hostKey = try machine!.ssh("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub")
+        let diskGUID = try machine!.ssh("lsblk -dno PTUUID /dev/vda").trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertNotEqual(diskGUID.uppercased(), "00000000-0000-0000-0000-000000000001", "first boot randomizes the disk GUID")
+        // ROOT's partition and filesystem fill the disk: the image's 2162 MiB plus the 1 GiB it grew by.
+        let number = { (command: String) throws -> Int in
+            Int(try machine!.ssh(command).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        }
+        let partitionBytes = try number("lsblk -bdno SIZE /dev/disk/by-partlabel/ROOT")
+        XCTAssertGreaterThan(partitionBytes, (2162 << 20) + (1 << 30) - (4 << 20))
+        // s_blocks_count_lo: 4 bytes at offset 4 of the superblock, which starts at byte 1024.
+        let blocks = try number("sudo dd if=/dev/disk/by-partlabel/ROOT bs=1 skip=1028 count=4 status=none | od -An -tu4")
+        XCTAssertEqual(blocks * 4096, partitionBytes / 4096 * 4096, "ext4 was grown to the whole partition")
+        let failed = try machine!.ssh("systemctl list-units --state=failed --no-legend --plain")
+        XCTAssertEqual(failed, "", "no failed units")
+        print("boot: memory after boot: " + (try machine!.ssh("free -m | awk '/^Mem:/ {print $3 \" MiB used\"}'")))
+        try machine!.powerOff()
+        machine = nil
+
+        // Offline: what the first boot wrote to the GPT.
+        let table = try CoreSDKRunner.run(["sfdisk", "--dump", disk.path]).standardOutput
+        XCTAssertFalse(table.contains("label-id: 00000000-0000-0000-0000-000000000001"), table)
+        try CoreSDKRunner.run(["sfdisk", "--verify", disk.path])
+
+        let second = try BootedMachine(disk: disk, key: key)
+        try second.waitForConsole("login:", timeout: 300)
+        XCTAssertTrue(second.console.contains("not a first boot"), "the initramfs skips first-boot work")
+        XCTAssertEqual(try second.ssh("cat /etc/machine-id").trimmingCharacters(in: .whitespacesAndNewlines), machineID)
+        XCTAssertEqual(try second.ssh("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub"), hostKey)
+        XCTAssertEqual(try second.ssh("lsblk -dno PTUUID /dev/vda").trimmingCharacters(in: .whitespacesAndNewlines), diskGUID)
+        try second.powerOff()
+    }
+
+    func testSlotOnTrialIsMarkedSuccessfulAfterAGoodBoot() throws {
+        let disk = try copyOfPreparedDisk("trial")
+        try installSlotB(on: disk, extraCommandLine: "coreos.boot_check_delay=5")
+        let machine = try BootedMachine(disk: disk, key: try preparedDisk().key)
+        try machine.waitForConsole("login:", timeout: 300)
+        XCTAssertTrue(machine.console.contains("coreos-boot: USR-B"), "the slot with the higher priority boots")
+        XCTAssertTrue(try machine.ssh("cat /proc/cmdline").contains("verity.usr=PARTUUID=e03dd35c-7c2d-4a47-b3fe-27f15780a57c"))
+        // The boot check marks B successful once the system has run without failed units.
+        let deadline = Date().addingTimeInterval(120)
+        var state = ""
+        while Date() < deadline {
+            state = try machine.ssh("sudo coreos-gptprio show /dev/vda | awk '$1 == 4'")
+            if state.contains("successful=1") { break }
+            Thread.sleep(forTimeInterval: 5)
+        }
+        XCTAssertTrue(state.contains("successful=1"), state)
+        try machine.powerOff()
+        let b = try gptprio(disk, 4), a = try gptprio(disk, 3)
+        XCTAssertEqual(b.successful, 1)
+        XCTAssertEqual(b.tries, 0)
+        XCTAssertGreaterThan(b.priority, a.priority, "the good slot stays the preferred one")
+    }
+
+    func testSlotFailingVerificationFallsBackToThePreviousSlot() throws {
+        let disk = try copyOfPreparedDisk("fallback")
+        // A flipped byte in /usr's first block: dm-verity refuses it as soon as it is read.
+        try installSlotB(on: disk, corruptAt: 200)
+        let machine = try BootedMachine(disk: disk, key: try preparedDisk().key)
+        let failedAt = try machine.waitForConsole("failed verification", timeout: 240)
+        try machine.waitForConsole("coreos-boot: USR-A", timeout: 60)
+        let loginAt = try machine.waitForConsole("login:", timeout: 300)
+        print("boot: fallback to USR-A reached the login prompt \(Int(loginAt - failedAt)) s after the failure")
+        XCTAssertLessThan(loginAt - failedAt, 180, "the previous slot boots within three minutes, with nobody at the console")
+        XCTAssertTrue(machine.console.contains("coreos-boot: USR-B"), "B was tried first")
+        XCTAssertTrue(try machine.ssh("cat /proc/cmdline").contains("verity.usr=PARTUUID=7130c94a-213a-4e5a-8e26-6cce9662f132"))
+        try machine.powerOff()
+        let b = try gptprio(disk, 4)
+        XCTAssertEqual(b.tries, 0, "B's only try is used up")
+        XCTAssertEqual(b.successful, 0, "B never booted well")
+        XCTAssertEqual(try gptprio(disk, 3).successful, 1)
+    }
+}
