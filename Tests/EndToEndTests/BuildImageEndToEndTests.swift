@@ -30,9 +30,10 @@ final class BuildImageEndToEndTests: XCTestCase {
         let build = try coldBuild()
         for name in ["coreos_production_image.bin", "coreos_production_qemu_image.img",
                      "coreos_production_update.bin", "version.txt", "coreos_production_image_packages.txt",
-                     "coreos_production_image.bin.DIGESTS", "build.json"] {
+                     "coreos_production_image.bin.DIGESTS", "build.json", "coreos_production_qemu.sh"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: build.directory.appendingPathComponent(name).path), name)
         }
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: try file("coreos_production_qemu.sh").path))
         XCTAssertEqual(build.report["board"] as? String, Self.board)
         XCTAssertEqual(build.report["version"] as? String, Self.version)
         let verity = build.report["verity"] as? [String: Any]
