@@ -10,7 +10,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
@@ -21,10 +20,7 @@ let package = Package(
                        providers: [.apt(["libarchive-dev"])]),
 
         // Domain modules.
-        .target(name: "Support", dependencies: [
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(name: "Support", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Recipes", dependencies: ["Support", "Yams"]),
         .target(name: "Disk", dependencies: ["Support", "CFdisk"]),
         .target(name: "Filesystems", dependencies: ["Support"]),
