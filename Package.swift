@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "coresdk", targets: ["coresdk"]),
+        // The in-image cloud-config agent, built by recipes/coreos-cloudinit.
+        .executable(name: "coreos-cloudinit", targets: ["coreos-cloudinit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -18,6 +20,8 @@ let package = Package(
                        providers: [.apt(["libfdisk-dev"])]),
         .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
                        providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Domain modules.
         .target(name: "Support", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -26,14 +30,22 @@ let package = Package(
         .target(name: "Filesystems", dependencies: ["Support"]),
         .target(name: "Rootfs", dependencies: ["Support", "Recipes", "CArchive"]),
         .target(name: "Boot", dependencies: ["Support", "CArchive"]),
+        // Parses, validates and applies cloud-config on the host and in the image: standard library
+        // and C only (no Foundation), so the in-image agent stays small.
+        .target(name: "CloudConfig", dependencies: ["CYAML", "CZlib"]),
+        .target(name: "ImageConfig", dependencies: ["Support", "Disk", "Filesystems", "CloudConfig"]),
         .target(name: "Build", dependencies: ["Support", "Recipes", "Rootfs", "Filesystems", "Disk", "Boot"]),
 
         // The thin CLI.
         .executableTarget(name: "coresdk", dependencies: [
-            "Build", "Boot", "Recipes", "Disk", "Support",
+            "Build", "Boot", "Recipes", "Disk", "Support", "CloudConfig", "ImageConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "coreos-cloudinit", dependencies: ["CloudConfig"]),
+
+        .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig"]),
+        .testTarget(name: "ImageConfigTests", dependencies: ["ImageConfig", "CloudConfig", "Disk", "Filesystems", "Support"]),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
         .testTarget(name: "DiskTests", dependencies: ["Disk", "Support"]),

@@ -9,6 +9,8 @@ public struct ComponentBuilder: Sendable {
     public let recipe: Recipe
     public let dependencyKeys: [String]
     public let architecture: String
+    /// Built by `buildSwiftProducts()`: product name → binary.
+    public private(set) var swiftProducts: [String: URL] = [:]
 
     public init(recipe: Recipe, dependencyKeys: [String], architecture: String) {
         self.recipe = recipe
@@ -29,12 +31,40 @@ public struct ComponentBuilder: Sendable {
         key.add("recipe", recipe.text)
         key.add("arch", architecture)
         for (index, dependency) in dependencyKeys.enumerated() { key.add("dep\(index)", dependency) }
+        for product in recipe.swiftProducts {
+            guard let binary = swiftProducts[product] else {
+                throw SupportError("\(recipe.fileURL.path): Swift product '\(product)' has not been built")
+            }
+            key.add("swift-product:\(product)", try Digests.sha256(file: binary))
+        }
         for (relative, url) in try filesInRecipeFolder() {
             var info = stat()
             lstat(url.path, &info)
             key.add("file:\(relative):\(info.st_mode & 0o777)", try Digests.sha256(file: url))
         }
         return key.value
+    }
+
+    /// Builds the recipe's `swift-products` from the package the recipes belong to. SwiftPM's own
+    /// incremental build (in `.build/recipe-products`) makes this quick when nothing changed, and the
+    /// binaries' digests, not their sources, key the component.
+    public mutating func buildSwiftProducts() throws {
+        guard !recipe.swiftProducts.isEmpty else { return }
+        let packageRoot = recipe.fileURL.deletingLastPathComponent().deletingLastPathComponent()
+        guard FileManager.default.fileExists(atPath: packageRoot.appendingPathComponent("Package.swift").path) else {
+            throw SupportError("\(recipe.fileURL.path): swift-products are built from coresdk's Swift package, but \(packageRoot.path) has no Package.swift")
+        }
+        let scratch = packageRoot.appendingPathComponent(".build/recipe-products")
+        let common = ["swift", "build", "-c", "release", "--static-swift-stdlib", "--package-path", packageRoot.path,
+                      "--scratch-path", scratch.path, "-Xlinker", "--strip-all"]
+        for product in recipe.swiftProducts {
+            do {
+                try Command.run(common + ["--product", product])
+            } catch let failure as CommandFailure {
+                throw SupportError("\(recipe.fileURL.path): swift build of product '\(product)' failed: exit status \(failure.status)\n\(failure.standardError)")
+            }
+            swiftProducts[product] = scratch.appendingPathComponent("release/\(product)")
+        }
     }
 
     public func build(into destdir: URL, scratch: URL, clock: BuildClock) throws {
@@ -49,9 +79,15 @@ public struct ComponentBuilder: Sendable {
                 let from = recipe.directory.appendingPathComponent(source)
                 try Command.run(["cp", "-a", from.path, sourceDirectory.path])
             }
+            let productDirectory = scratch.appendingPathComponent("products")
+            try FileManager.default.createDirectory(at: productDirectory, withIntermediateDirectories: true)
+            for (name, binary) in swiftProducts {
+                try FileManager.default.copyItem(at: binary, to: productDirectory.appendingPathComponent(name))
+            }
             do {
                 try Command.run(["sh", "-e", "-c", script],
                                 environment: ["SRCDIR": sourceDirectory.path, "DESTDIR": destdir.path,
+                                              "PRODUCTS": productDirectory.path,
                                               "SOURCE_DATE_EPOCH": String(clock.epoch),
                                               "LC_ALL": "C.UTF-8", "TZ": "UTC"],
                                 workingDirectory: sourceDirectory)

@@ -76,8 +76,9 @@ public struct ImageBuilder {
         var componentTrees: [(Recipe, URL)] = []
         for recipe in plan.recipes {
             let dependencyKeys = plan.dependencyClosure(of: recipe.name).compactMap { componentKeys[$0] }
-            let builder = ComponentBuilder(recipe: recipe, dependencyKeys: [debianKey] + dependencyKeys,
+            var builder = ComponentBuilder(recipe: recipe, dependencyKeys: [debianKey] + dependencyKeys,
                                            architecture: board.arch.rawValue)
+            try builder.buildSwiftProducts()
             let key = try builder.cacheKey()
             componentKeys[recipe.name] = key
             guard builder.producesTree else { continue }

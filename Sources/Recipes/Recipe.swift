@@ -25,6 +25,8 @@ public struct Recipe: Sendable, ConfigModel {
     public internal(set) var sources: [String] = []
     public internal(set) var buildScript: String?
     public internal(set) var buildTools: [String] = []
+    /// Executables of this Swift package built for the image (kind source), e.g. the in-image agents.
+    public internal(set) var swiftProducts: [String] = []
     public internal(set) var files: [RecipeFile] = []
 
     /// `recipes/<name>.yaml`.
@@ -70,6 +72,9 @@ public struct Recipe: Sendable, ConfigModel {
                       \.buildScript),
             ConfigKey("build-tools", ValueType.list(of: .command).unique().withoutLocations(), sourceOnly(.defaulted("[]")),
                       "Host commands the build needs (e.g. `[cc, make]`), checked to exist before it runs.", \.buildTools),
+            ConfigKey("swift-products", ValueType.list(of: .name).unique().withoutLocations(), sourceOnly(.defaulted("[]")),
+                      "Executable products of coresdk's own Swift package, built in release mode with the Swift standard library linked statically and stripped, and handed to the build script in `$PRODUCTS`. The recipe's cache key includes each binary's digest.",
+                      \.swiftProducts),
             ConfigKey("files", ValueType.list(of: .mapping(RecipeFile.self, doc: "mapping")).withoutLocations(),
                       .defaulted("[]"), "Plain files to install into the image, for any kind; see *`files` entries*.", \.files),
         ])
