@@ -19,6 +19,7 @@ test: setup
 bench: setup
 	bash bench/build-image.sh
 	bash bench/boot.sh
+	bash bench/inject.sh
 
 clean:
 	rm -rf out/$(BOARD) out/cache

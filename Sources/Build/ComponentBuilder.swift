@@ -50,10 +50,13 @@ public struct ComponentBuilder: Sendable {
     /// binaries' digests, not their sources, key the component.
     public mutating func buildSwiftProducts() throws {
         guard !recipe.swiftProducts.isEmpty else { return }
-        let packageRoot = recipe.fileURL.deletingLastPathComponent().deletingLastPathComponent()
-        guard FileManager.default.fileExists(atPath: packageRoot.appendingPathComponent("Package.swift").path) else {
-            throw SupportError("\(recipe.fileURL.path): swift-products are built from coresdk's Swift package, but \(packageRoot.path) has no Package.swift")
+        // The package next to `recipes/`; a tree that links Package.swift builds in the linked checkout.
+        let manifest = recipe.fileURL.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Package.swift")
+        guard FileManager.default.fileExists(atPath: manifest.path) else {
+            throw SupportError("\(recipe.fileURL.path): swift-products are built from coresdk's Swift package, but \(manifest.deletingLastPathComponent().path) has no Package.swift")
         }
+        let packageRoot = manifest.resolvingSymlinksInPath().deletingLastPathComponent()
         let scratch = packageRoot.appendingPathComponent(".build/recipe-products")
         let common = ["swift", "build", "-c", "release", "--static-swift-stdlib", "--package-path", packageRoot.path,
                       "--scratch-path", scratch.path, "-Xlinker", "--strip-all"]

@@ -34,7 +34,8 @@ public struct Ext4Editor: Sendable {
                         "set_inode_field \(path) mode 0\(String(0o100000 | mode, radix: 8))",
                         "set_inode_field \(path) uid \(owner.uid)", "set_inode_field \(path) gid \(owner.gid)"]
             + ["atime", "mtime", "ctime", "crtime"].map { "set_inode_field \(path) \($0) \(time)" }
-        try debugfs(writable: true, requests)
+        // The superblock's write time comes from the clock unless faked: same input, same bytes.
+        try debugfs(writable: true, requests, environment: ["E2FSPROGS_FAKE_TIME": String(modificationTime)])
         guard try readFile(path) == contents else {
             throw FilesystemError.invalidInput("\(image.path): writing \(path) failed (is the filesystem full?)")
         }
@@ -58,10 +59,10 @@ public struct Ext4Editor: Sendable {
         }
     }
 
-    private func debugfs(writable: Bool, _ requests: [String]) throws {
+    private func debugfs(writable: Bool, _ requests: [String], environment: [String: String] = [:]) throws {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-debugfs-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: script) }
         try Data((requests.joined(separator: "\n") + "\n").utf8).write(to: script)
-        try Command.run(["debugfs"] + (writable ? ["-w"] : []) + ["-f", script.path, image.path])
+        try Command.run(["debugfs"] + (writable ? ["-w"] : []) + ["-f", script.path, image.path], environment: environment)
     }
 }

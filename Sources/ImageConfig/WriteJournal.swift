@@ -15,16 +15,21 @@ public struct WriteJournal {
 
     /// Writes `changes` (offset → new bytes) into the image, all or nothing.
     public func apply(_ changes: [(offset: UInt64, bytes: [UInt8])]) throws {
+        try save(oldBytesOf: changes)
+        for change in changes { try image.write(change.bytes, at: change.offset) }
+        try image.synchronize()
+        try FileManager.default.removeItem(at: url)
+        try syncDirectory()
+    }
+
+    /// The journal of what `changes` would overwrite, synced before the first write.
+    func save(oldBytesOf changes: [(offset: UInt64, bytes: [UInt8])]) throws {
         var journal = Self.magic
         for change in changes {
             let old = try image.read(change.bytes.count, at: change.offset)
             journal += Self.encode(UInt64(change.offset)) + Self.encode(UInt64(old.count)) + old
         }
         try AtomicFile.write(Data(journal), to: url)
-        try syncDirectory()
-        for change in changes { try image.write(change.bytes, at: change.offset) }
-        try image.synchronize()
-        try FileManager.default.removeItem(at: url)
         try syncDirectory()
     }
 

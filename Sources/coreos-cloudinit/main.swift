@@ -58,13 +58,22 @@ func fail(_ message: String) -> Never {
 }
 
 /// Values for `$private_ipv4` and friends: `COREOS_PRIVATE_IPV4` etc. from /etc/environment when
-/// set, otherwise the machine's first global IPv4 address (there is no metadata service).
-func substitutionValues() -> [String: String] {
+/// set, otherwise the machine's first global IPv4 address (there is no metadata service). The agent
+/// runs early in the boot, so when the config uses an address it waits up to 60 s for DHCP.
+func substitutionValues(for text: String) -> [String: String] {
     var values: [String: String] = [:]
     for token in Substitutions.tokens {
         if let value = getenv("COREOS_" + token.uppercased()) { values[token] = String(cString: value) }
     }
-    if values["private_ipv4"] == nil || values["public_ipv4"] == nil, let address = firstGlobalIPv4() {
+    let wanted = ["private_ipv4", "public_ipv4"].filter { values[$0] == nil && text.contains("$" + $0) }
+    guard !wanted.isEmpty else { return values }
+    var address = firstGlobalIPv4()
+    for _ in 0..<120 where address == nil {
+        usleep(500_000)
+        address = firstGlobalIPv4()
+    }
+    if address == nil { log("No IPv4 address after 60 s; $private_ipv4 and $public_ipv4 become empty") }
+    if let address {
         values["private_ipv4"] = values["private_ipv4"] ?? address
         values["public_ipv4"] = values["public_ipv4"] ?? address
     }
@@ -136,7 +145,7 @@ case .unrecognized:
 case .script(let bytes):
     failed = !runScript(bytes, files: files, commands: commands)
 case .cloudConfig(let text):
-    let substituted = Substitutions(values: substitutionValues()).apply(to: text)
+    let substituted = Substitutions(values: substitutionValues(for: text)).apply(to: text)
     do {
         let config = try CloudConfig(parsing: substituted)
         let applier = Applier(files: files, commands: commands, log: log)

@@ -13,8 +13,8 @@ final class BootEndToEndTests: XCTestCase {
 
     nonisolated(unsafe) static var prepared: Result<PreparedDisk, Error>?
 
-    /// A copy of the built raw disk whose ROOT carries an SSH key for core, written with debugfs
-    /// (what `coresdk inject` will do through the OEM partition); made once per run.
+    /// A copy of the built raw disk that lets core in with a fresh key, injected the way a user does
+    /// it: `coresdk inject cloud-config` into the OEM partition; made once per run.
     func preparedDisk() throws -> PreparedDisk {
         if let prepared = Self.prepared { return try prepared.get() }
         let result = Result { () throws -> PreparedDisk in
@@ -24,26 +24,10 @@ final class BootEndToEndTests: XCTestCase {
             try CoreSDKRunner.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", key.path])
             let disk = directory.appendingPathComponent("base.bin")
             try CoreSDKRunner.run(["cp", "--sparse=always", try ImageFixture.file("coreos_production_image.bin").path, disk.path])
-            let root = try ImageFixture.extractPartition(9, from: disk)
-            defer { try? FileManager.default.removeItem(at: root) }
-            let commands = directory.appendingPathComponent("debugfs.cmds")
-            try """
-                mkdir /home/core
-                mkdir /home/core/.ssh
-                write \(key.path).pub /home/core/.ssh/authorized_keys
-                set_inode_field /home/core uid 500
-                set_inode_field /home/core gid 500
-                set_inode_field /home/core mode 040700
-                set_inode_field /home/core/.ssh uid 500
-                set_inode_field /home/core/.ssh gid 500
-                set_inode_field /home/core/.ssh mode 040700
-                set_inode_field /home/core/.ssh/authorized_keys uid 500
-                set_inode_field /home/core/.ssh/authorized_keys gid 500
-                set_inode_field /home/core/.ssh/authorized_keys mode 0100600
-
-                """.write(to: commands, atomically: true, encoding: .utf8)
-            try CoreSDKRunner.run(["debugfs", "-w", "-f", commands.path, root.path])
-            try ImageFixture.writePartition(9, of: disk, from: root)
+            let config = directory.appendingPathComponent("cloud-config.yml")
+            try "#cloud-config\n".write(to: config, atomically: true, encoding: .utf8)
+            try CoreSDKRunner.run([CoreSDKRunner.binary.path, "inject", "cloud-config", disk.path, config.path,
+                                   "--ssh-key", key.path + ".pub"])
             return PreparedDisk(directory: directory, disk: disk, key: key)
         }
         Self.prepared = result

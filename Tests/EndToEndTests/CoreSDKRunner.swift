@@ -20,7 +20,8 @@ struct CoreSDKRunner {
         return packageRoot.appendingPathComponent(".build/debug/coresdk")
     }
 
-    /// A scratch source tree: recipes, boards, overlays and VERSION copied from the checkout.
+    /// A scratch source tree: recipes, boards, overlays and VERSION copied from the checkout, and a
+    /// link to its Package.swift.
     static func makeWorkspace(_ name: String) throws -> URL {
         let workspace = FileManager.default.temporaryDirectory
             .appendingPathComponent("coresdk-e2e-\(name)-\(UUID().uuidString.prefix(6))")
@@ -28,6 +29,9 @@ struct CoreSDKRunner {
         for item in ["recipes", "boards", "overlays", "VERSION"] {
             try run(["cp", "-a", packageRoot.appendingPathComponent(item).path, workspace.path])
         }
+        // Recipes with swift-products build this checkout's package (its SwiftPM build is shared).
+        try FileManager.default.createSymbolicLink(at: workspace.appendingPathComponent("Package.swift"),
+                                                   withDestinationURL: packageRoot.appendingPathComponent("Package.swift"))
         return workspace
     }
 
