@@ -5,12 +5,7 @@
 # Usage: bench/boot.sh [IMAGE.bin]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CORESDK=${CORESDK:-.build/release/coresdk}
-image=${1:-}
-if [ -z "$image" ]; then
-  "$CORESDK" build image --board amd64-usr >/dev/null
-  image=$(ls -t out/amd64-usr/*/coreos_production_image.bin | head -1)
-fi
+source bench/default-image.sh "$@"
 scratch=$(mktemp -d /tmp/coresdk-boot-bench.XXXXXX)
 trap 'kill "$qemu" 2>/dev/null || true; rm -rf "$scratch"' EXIT
 

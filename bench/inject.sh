@@ -4,12 +4,7 @@
 # Usage: bench/inject.sh [IMAGE.bin]   (default: builds the default board's image into out/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CORESDK=${CORESDK:-.build/release/coresdk}
-image=${1:-}
-if [ -z "$image" ]; then
-  "$CORESDK" build image --board amd64-usr >/dev/null
-  image=$(ls -t out/amd64-usr/*/coreos_production_image.bin | head -1)
-fi
+source bench/default-image.sh "$@"
 scratch=$(mktemp -d /tmp/coresdk-inject-bench.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
