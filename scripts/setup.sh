@@ -12,6 +12,8 @@ PACKAGES=(
   e2fsprogs dosfstools mtools erofs-utils squashfs-tools cryptsetup-bin fdisk gdisk cgpt qemu-utils
   # booting images in tests and benchmarks, logging in to them
   qemu-system-x86 ovmf openssh-client cpio zstd busybox-static
+  # etcd 3.4: checks that cloud-config etcd drop-ins work with it; the discovery service in tests
+  etcd-server etcd-client
   # building source recipes (coreos-boot is a UEFI application: gnu-efi)
   build-essential make python3 gnu-efi
 )
