@@ -24,7 +24,7 @@ YAML
 cp --sparse=always "$image" "$scratch/small.bin"
 cp --sparse=always "$image" "$scratch/large.bin"
 truncate -s 40G "$scratch/large.bin"
-sfdisk --quiet --relocate gpt-bak-std "$scratch/large.bin"   # the backup GPT at the new end, as after a resize
+sfdisk --quiet --relocate gpt-bak-std "$scratch/large.bin" 2>/dev/null   # the backup GPT at the new end, as after a resize
 for size in small large; do
   qemu-img convert -f raw -O qcow2 "$scratch/$size.bin" "$scratch/$size.qcow2"
 done
