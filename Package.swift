@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
                        providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CBZip2", path: "Sources/CBZip2", providers: [.apt(["libbz2-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Domain modules.
@@ -33,18 +34,24 @@ let package = Package(
         // Parses, validates and applies cloud-config on the host and in the image: standard library
         // and C only (no Foundation), so the in-image agent stays small.
         .target(name: "CloudConfig", dependencies: ["CYAML", "CZlib"]),
-        .target(name: "ImageConfig", dependencies: ["Support", "Disk", "Filesystems", "CloudConfig"]),
+        .target(name: "Payload", dependencies: [
+            "Support", "CBZip2",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        .target(name: "ImageConfig", dependencies: ["Support", "Disk", "Filesystems", "CloudConfig", "Payload"]),
         .target(name: "Build", dependencies: ["Support", "Recipes", "Rootfs", "Filesystems", "Disk", "Boot"]),
 
         // The thin CLI.
         .executableTarget(name: "coresdk", dependencies: [
-            "Build", "Boot", "Recipes", "Disk", "Support", "CloudConfig", "ImageConfig",
+            "Build", "Boot", "Recipes", "Disk", "Support", "CloudConfig", "ImageConfig", "Payload",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .executableTarget(name: "coreos-cloudinit", dependencies: ["CloudConfig"]),
 
         .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig"]),
+        .testTarget(name: "PayloadTests", dependencies: ["Payload", "Support"]),
         .testTarget(name: "ImageConfigTests", dependencies: ["ImageConfig", "CloudConfig", "Disk", "Filesystems", "Support"]),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),

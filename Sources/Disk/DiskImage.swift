@@ -83,11 +83,11 @@ public final class DiskImage {
         }
     }
 
+    private static let zeros = [UInt8](repeating: 0, count: 1 << 20)
+
+    /// True when the first `length` (at most 1 MiB) bytes are all zero.
     static func isZero(_ buffer: [UInt8], _ length: Int) -> Bool {
-        buffer.withUnsafeBytes { raw in
-            let words = raw.bindMemory(to: UInt64.self)
-            return words.prefix(length / 8).allSatisfy { $0 == 0 } && raw[(length / 8 * 8)..<length].allSatisfy { $0 == 0 }
-        }
+        buffer.withUnsafeBytes { bytes in zeros.withUnsafeBytes { memcmp(bytes.baseAddress!, $0.baseAddress!, length) == 0 } }
     }
 
     /// Writes `bytes` at `offset`; the caller syncs with `synchronize()` when a batch is complete.
@@ -103,6 +103,32 @@ public final class DiskImage {
             try Data(bytes).write(to: scratch)
             try runQemuImg(["convert", "-n", "-f", "raw", "-O", "raw", scratch.path,
                             window(offset: offset, count: UInt64(bytes.count))])
+        }
+    }
+
+    /// Writes the whole raw file `source` at `offset`. Zero blocks become holes (raw) or zero clusters
+    /// (qcow2), so a mostly empty partition image costs no space.
+    public func write(contentsOf source: URL, at offset: UInt64) throws {
+        let input = try ImageFile(source, writable: false)
+        let count = try input.size
+        try checkRange(count, offset)
+        switch format {
+        case .raw:
+            let target = try ImageFile(url, writable: true)
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            var done: UInt64 = 0
+            while done < count {
+                let length = Int(min(UInt64(buffer.count), count - done))
+                _ = try buffer.withUnsafeMutableBytes { try input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<length]), at: done) }
+                if Self.isZero(buffer, length) {
+                    try target.zero(UInt64(length), at: offset + done)
+                } else {
+                    try buffer.withUnsafeBytes { try target.write(UnsafeRawBufferPointer(rebasing: $0[..<length]), at: offset + done) }
+                }
+                done += UInt64(length)
+            }
+        case .qcow2:
+            try runQemuImg(["convert", "-n", "-f", "raw", "-O", "raw", source.path, window(offset: offset, count: count)])
         }
     }
 

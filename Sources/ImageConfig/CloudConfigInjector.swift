@@ -98,58 +98,19 @@ public struct CloudConfigInjector {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-inject-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let before = scratch.appendingPathComponent("oem-before.img"), after = scratch.appendingPathComponent("oem.img")
-        try disk.copy(count: size, at: offset, to: before)
-        try Command.run(["cp", "--sparse=always", before.path, after.path])
-
-        let editor = Ext4Editor(image: after)
-        guard try editor.label() == Self.partitionLabel else {
-            throw InjectionError("\(image.path): partition \(oem.number) (\(Self.partitionLabel)) does not hold an ext4 filesystem labelled \(Self.partitionLabel)")
+        let changes = try RangeEdit(disk: disk, scratch: scratch).edit(offset: offset, size: size, name: "oem") { copy in
+            let editor = Ext4Editor(image: copy)
+            guard try editor.label() == Self.partitionLabel else {
+                throw InjectionError("\(image.path): partition \(oem.number) (\(Self.partitionLabel)) does not hold an ext4 filesystem labelled \(Self.partitionLabel)")
+            }
+            try editor.replaceFile("/" + Self.fileName, with: Data(prepared.text.utf8), mode: 0o600,
+                                   modificationTime: modificationTime)
         }
-        try editor.replaceFile("/" + Self.fileName, with: Data(prepared.text.utf8), mode: 0o600,
-                               modificationTime: modificationTime)
-
-        let changes = try Self.changedBlocks(before, after).map { (offset: offset + $0.offset, bytes: $0.bytes) }
         try journal.apply(changes)
         return InjectionResult(image: disk.url.path, format: disk.format.rawValue, partition: oem.number,
                                path: "/usr/share/oem/\(Self.fileName)", bytes: prepared.text.utf8.count,
                                keysAdded: prepared.keysAdded, bytesChanged: changes.reduce(0) { $0 + $1.bytes.count },
                                warnings: prepared.warnings.map(\.description))
-    }
-
-    /// Runs of 4 KiB blocks that differ between two equally long files.
-    static func changedBlocks(_ old: URL, _ new: URL) throws -> [(offset: UInt64, bytes: [UInt8])] {
-        let block = 4096
-        guard let oldHandle = FileHandle(forReadingAtPath: old.path), let newHandle = FileHandle(forReadingAtPath: new.path) else {
-            throw InjectionError("cannot read \(old.path) or \(new.path)")
-        }
-        defer { try? oldHandle.close(); try? newHandle.close() }
-        var runs: [(offset: UInt64, bytes: [UInt8])] = []
-        var position: UInt64 = 0
-        while true {
-            let a = [UInt8](try oldHandle.read(upToCount: 1 << 20) ?? Data())
-            let b = [UInt8](try newHandle.read(upToCount: 1 << 20) ?? Data())
-            guard a.count == b.count else { throw InjectionError("the edited OEM filesystem changed size") }
-            if a.isEmpty { break }
-            for start in stride(from: 0, to: a.count, by: block) where !Self.equal(a, b, start..<min(start + block, a.count)) {
-                let chunk = Array(b[start..<min(start + block, b.count)])
-                if let last = runs.last, last.offset + UInt64(last.bytes.count) == position + UInt64(start) {
-                    runs[runs.count - 1].bytes += chunk
-                } else {
-                    runs.append((position + UInt64(start), chunk))
-                }
-            }
-            position += UInt64(a.count)
-        }
-        return runs
-    }
-}
-
-extension CloudConfigInjector {
-    static func equal(_ a: [UInt8], _ b: [UInt8], _ range: Range<Int>) -> Bool {
-        a.withUnsafeBytes { x in b.withUnsafeBytes { y in
-            memcmp(x.baseAddress! + range.lowerBound, y.baseAddress! + range.lowerBound, range.count) == 0
-        } }
     }
 }
 

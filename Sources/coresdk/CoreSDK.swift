@@ -6,7 +6,8 @@ struct CoreSDK: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coresdk",
         abstract: "Build, configure and update CoreOS-style Linux images.",
-        subcommands: [BuildCommand.self, ValidateCommand.self, InjectCommand.self, QemuCommand.self])
+        subcommands: [BuildCommand.self, ValidateCommand.self, InjectCommand.self, PayloadCommand.self, KeysCommand.self,
+                      QemuCommand.self])
 }
 
 struct BuildCommand: ParsableCommand {
