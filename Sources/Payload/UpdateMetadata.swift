@@ -1,5 +1,5 @@
 /// The messages of CoreOS/Flatcar's update_metadata.proto (package chromeos_update_engine, proto2),
-/// with their field numbers (specs/update-payload-omaha.md §2). `Resources/update_metadata.proto`
+/// with their field numbers (specs/update-payload-omaha.md §2). `proto/update_metadata.proto`
 /// is the same schema for protoc.
 public struct Extent: Sendable, Equatable {
     /// `UInt64.max` is a sparse hole: nothing is written.

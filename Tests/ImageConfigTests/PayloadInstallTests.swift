@@ -1,0 +1,146 @@
+import Disk
+import Foundation
+@testable import ImageConfig
+import Payload
+import Support
+import Testing
+
+/// A small A/B disk: an ESP with slot A's boot files, USR-A holding "version 1", USR-B an old
+/// leftover, ROOT with random bytes; and a payload made from a "version 2" disk.
+struct SlotDisk {
+    let directory: URL
+    let layout: DiskLayout
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("apply-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        layout = try DiskLayout.plan(partitions: [
+            PartitionSpec(number: 1, label: "EFI-SYSTEM", typeGUID: "efi", sizeBytes: 16 << 20),
+            PartitionSpec(number: 3, label: "USR-A", typeGUID: "coreos-usr", sizeBytes: 8 << 20,
+                          attributes: GPTPartitionAttributes(priority: 1, tries: 0, successful: true)),
+            PartitionSpec(number: 4, label: "USR-B", typeGUID: "coreos-usr", sizeBytes: 8 << 20),
+            PartitionSpec(number: 9, label: "ROOT", typeGUID: "coreos-resize", sizeBytes: 4 << 20),
+        ], alignmentSectors: 2048, diskAlignmentSectors: 2048, diskIdentity: "apply-test")
+    }
+
+    /// A disk whose USR-A and slot-A boot files say `version`.
+    func makeDisk(_ name: String, version: String) throws -> URL {
+        let disk = directory.appendingPathComponent(name)
+        try GPTWriter.write(layout, to: disk)
+        let esp = directory.appendingPathComponent("esp-\(name)")
+        try Command.run(["truncate", "-s", "16M", esp.path])
+        try Command.run(["mkfs.vfat", "-n", "EFI-SYSTEM", esp.path])
+        try Command.run(["mmd", "-i", esp.path, "::coreos"])
+        for file in ["vmlinuz", "initrd", "cmdline"] {
+            let local = directory.appendingPathComponent(file)
+            try Data("\(file) of \(version)\n".utf8 + Data(repeating: 7, count: 5000)).write(to: local)
+            try Command.run(["mcopy", "-o", "-i", esp.path, local.path, "::coreos/\(file)-a"])
+        }
+        try PartitionWriter.copy(filesystemImage: esp, into: disk, partition: layout.partition(number: 1)!)
+        try fill(disk, partition: 3, with: Data("usr of \(version)".utf8), size: 6 << 20)
+        try fill(disk, partition: 4, with: Data("stale leftover".utf8), size: 8 << 20)
+        try fill(disk, partition: 9, with: Data("root data".utf8), size: 4 << 20)
+        return disk
+    }
+
+    private func fill(_ disk: URL, partition number: Int, with pattern: Data, size: Int) throws {
+        var data = Data()
+        while data.count < size { data += pattern }
+        let file = directory.appendingPathComponent("fill")
+        try data.prefix(size).write(to: file)
+        try PartitionWriter.copy(filesystemImage: file, into: disk, partition: layout.partition(number: number)!)
+    }
+
+    func bytes(of disk: URL, partition number: Int) throws -> Data {
+        let flat = directory.appendingPathComponent("read-\(UUID().uuidString)")
+        let entry = layout.partition(number: number)!
+        try DiskImage(disk).copy(count: entry.byteCount, at: entry.byteOffset, to: flat)
+        return try Data(contentsOf: flat)
+    }
+
+    func espFile(_ disk: URL, _ name: String) throws -> String? {
+        let esp = directory.appendingPathComponent("esp-read-\(UUID().uuidString)")
+        try Data(try bytes(of: disk, partition: 1)).write(to: esp)
+        guard let run = try? Command.run(["mtype", "-i", esp.path, "::coreos/\(name)"]) else { return nil }
+        return run.text.components(separatedBy: "\n").first
+    }
+
+    func attributes(_ disk: URL, _ number: Int) throws -> GPTPartitionAttributes {
+        try DiskImage(disk).readGPT().partition(number: number)!.attributes
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+@Suite(.serialized) struct PayloadInstallTests {
+    func payload(_ fixture: SlotDisk, from disk: URL) throws -> (payload: URL, publicKey: URL) {
+        let key = fixture.directory.appendingPathComponent("key.pem"), pub = fixture.directory.appendingPathComponent("key.pub.pem")
+        if !FileManager.default.fileExists(atPath: key.path) { try PayloadPrivateKey.generate(privateKey: key, publicKey: pub) }
+        let scratch = fixture.directory.appendingPathComponent("source-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let source = try UpdateSource.extract(from: disk, into: scratch)
+        let output = fixture.directory.appendingPathComponent("update-\(UUID().uuidString.prefix(4)).gz")
+        _ = try PayloadGenerator(partitionImage: source.partition, bootFiles: source.bootFiles, signatureCount: 1)
+            .write(to: output, signingKeys: [try PayloadPrivateKey(contentsOf: key)])
+        return (output, pub)
+    }
+
+    @Test(arguments: ["raw", "qcow2"])
+    func installsIntoTheInactiveSlotAndSwitchesLast(format: String) throws {
+        let fixture = try SlotDisk()
+        defer { fixture.remove() }
+        let next = try fixture.makeDisk("next.bin", version: "2")
+        let (update, publicKey) = try payload(fixture, from: next)
+        var machine = try fixture.makeDisk("machine.bin", version: "1")
+        if format == "qcow2" {
+            let qcow2 = fixture.directory.appendingPathComponent("machine.qcow2")
+            try QCOW2.convert(raw: machine, to: qcow2)
+            machine = qcow2
+        }
+        let usrA = try fixture.bytes(of: machine, partition: 3), root = try fixture.bytes(of: machine, partition: 9)
+
+        let result = try PayloadInstaller(image: machine).install(payload: update, publicKeys: [try PayloadPublicKey(contentsOf: publicKey)])
+        #expect(result.slot == "USR-B" && result.partition == 4)
+        #expect(try fixture.bytes(of: machine, partition: 4) == fixture.bytes(of: next, partition: 3), "USR-B holds the new /usr")
+        #expect(try fixture.bytes(of: machine, partition: 3) == usrA, "the active slot is not touched")
+        #expect(try fixture.bytes(of: machine, partition: 9) == root)
+        for file in ["vmlinuz", "initrd", "cmdline"] {
+            #expect(try fixture.espFile(machine, "\(file)-b") == "\(file) of 2")
+            #expect(try fixture.espFile(machine, "\(file)-a") == "\(file) of 1")
+        }
+        let b = try fixture.attributes(machine, 4), a = try fixture.attributes(machine, 3)
+        #expect(b.priority == 2 && b.tries == 1 && !b.successful, "as CoreOS's postinstall: one try, highest priority")
+        #expect(a.priority == 1 && a.successful)
+        if format == "qcow2" { try QCOW2.check(machine) }
+
+        // Once B has booted well (what the boot check records), the next update goes to A.
+        guard format == "raw" else { return }
+        try Command.run(["cgpt", "add", "-i", "4", "-S", "1", "-T", "0", machine.path])
+        let usrB = try fixture.bytes(of: machine, partition: 4)
+        let again = try PayloadInstaller(image: machine).install(payload: update, publicKeys: [try PayloadPublicKey(contentsOf: publicKey)])
+        #expect(again.slot == "USR-A" && again.priority == 3)
+        #expect(try fixture.bytes(of: machine, partition: 4) == usrB)
+        #expect(try fixture.espFile(machine, "vmlinuz-a") == "vmlinuz of 2")
+    }
+
+    @Test func badPayloadsLeaveTheImageAsItWas() throws {
+        let fixture = try SlotDisk()
+        defer { fixture.remove() }
+        let (update, publicKey) = try payload(fixture, from: try fixture.makeDisk("next.bin", version: "2"))
+        let machine = try fixture.makeDisk("machine.bin", version: "1")
+        let before = try Digests.sha256(file: machine)
+        var bytes = [UInt8](try Data(contentsOf: update))
+        bytes[bytes.count - 5] ^= 1
+        let forged = fixture.directory.appendingPathComponent("forged.gz")
+        try Data(bytes).write(to: forged)
+        let key = try PayloadPublicKey(contentsOf: publicKey)
+        #expect(throws: (any Error).self) { try PayloadInstaller(image: machine).install(payload: forged, publicKeys: [key]) }
+        #expect(throws: (any Error).self, "no key, no install") { try PayloadInstaller(image: machine).install(payload: update, publicKeys: []) }
+        let other = fixture.directory.appendingPathComponent("other.pem"), otherPub = fixture.directory.appendingPathComponent("other.pub.pem")
+        try PayloadPrivateKey.generate(privateKey: other, publicKey: otherPub)
+        #expect(throws: (any Error).self) {
+            try PayloadInstaller(image: machine).install(payload: update, publicKeys: [try PayloadPublicKey(contentsOf: otherPub)])
+        }
+        #expect(try Digests.sha256(file: machine) == before)
+    }
+}
