@@ -20,6 +20,7 @@ bench: setup
 	bash bench/build-image.sh
 	bash bench/boot.sh
 	bash bench/inject.sh
+	bash bench/payload.sh
 
 clean:
 	rm -rf out/$(BOARD) out/cache

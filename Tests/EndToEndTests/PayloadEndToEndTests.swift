@@ -1,0 +1,141 @@
+import Foundation
+import XCTest
+
+/// The A/B update as a user runs it: build version N and N+1, make a signed payload of N+1, apply it
+/// to a machine image of N, boot. N+1 runs from USR-B and is marked good; a payload whose /usr fails
+/// verification brings the machine back on USR-A running N, with nobody at the console.
+final class PayloadEndToEndTests: XCTestCase {
+    static let nextVersion = "1.2.4"
+
+    struct Prepared {
+        let directory: URL
+        let next: URL
+        let privateKey: URL
+        let publicKey: URL
+        let sshKey: URL
+    }
+
+    nonisolated(unsafe) static var prepared: Result<Prepared, Error>?
+
+    /// Version N+1 built into the shared fixture's workspace and cache (only what the version changes
+    /// is rebuilt), a signing key pair and an SSH key.
+    func prepare() throws -> Prepared {
+        if let prepared = Self.prepared { return try prepared.get() }
+        let result = Result { () throws -> Prepared in
+            let fixture = try ImageFixture.coldBuild()
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-payload-\(UUID().uuidString.prefix(6))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let build = try CoreSDKRunner.coresdk(["build", "image", "--board", ImageFixture.board, "--version", Self.nextVersion,
+                                                   "--output", fixture.output.path, "--cache-dir", fixture.cache.path], in: fixture.workspace)
+            guard build.status == 0 else { throw NSError(domain: "e2e", code: 1, userInfo: [NSLocalizedDescriptionKey: build.standardError]) }
+            let next = fixture.output.appendingPathComponent("\(ImageFixture.board)/\(Self.nextVersion)/coreos_production_image.bin")
+            let privateKey = directory.appendingPathComponent("update-key.pem"), publicKey = directory.appendingPathComponent("update-key.pub.pem")
+            try coresdk(["keys", "generate", "--private-key", privateKey.path, "--public-key", publicKey.path])
+            let sshKey = directory.appendingPathComponent("id_ed25519")
+            try CoreSDKRunner.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", sshKey.path])
+            return Prepared(directory: directory, next: next, privateKey: privateKey, publicKey: publicKey, sshKey: sshKey)
+        }
+        Self.prepared = result
+        return try result.get()
+    }
+
+    @discardableResult
+    func coresdk(_ arguments: [String]) throws -> String {
+        try CoreSDKRunner.run([CoreSDKRunner.binary.path] + arguments).standardOutput
+    }
+
+    /// A machine image of version N that lets core in.
+    func machine(_ name: String, from file: String) throws -> URL {
+        let prepared = try prepare()
+        let image = prepared.directory.appendingPathComponent(name)
+        try CoreSDKRunner.run(["cp", "--sparse=always", try ImageFixture.file(file).path, image.path])
+        let config = prepared.directory.appendingPathComponent("cloud-config.yml")
+        try "#cloud-config\n".write(to: config, atomically: true, encoding: .utf8)
+        try coresdk(["inject", "cloud-config", image.path, config.path, "--ssh-key", prepared.sshKey.path + ".pub"])
+        return image
+    }
+
+    func gptprio(_ image: URL, _ number: Int) throws -> (priority: Int, tries: Int, successful: Int) {
+        var raw = image
+        if image.pathExtension == "img" {
+            raw = image.deletingPathExtension().appendingPathExtension("flat")
+            try CoreSDKRunner.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", image.path, raw.path])
+        }
+        defer { if raw != image { try? FileManager.default.removeItem(at: raw) } }
+        func field(_ flag: String) throws -> Int {
+            Int(try CoreSDKRunner.run(["cgpt", "show", "-i", String(number), flag, raw.path]).standardOutput
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        return (try field("-P"), try field("-T"), try field("-S"))
+    }
+
+    func testUpdateBootsTheNewVersionFromUSRBAndIsMarkedGood() throws {
+        let prepared = try prepare()
+        let payload = prepared.directory.appendingPathComponent("coreos_production_update.gz")
+        let generated = try coresdk(["payload", "generate", "--image", prepared.next.path, "--private-key", prepared.privateKey.path,
+                                     "--output", payload.path, "--json"])
+        let facts = try JSONSerialization.jsonObject(with: Data(generated.utf8)) as? [String: Any]
+        print("payload: \(facts?["size"] ?? "?") bytes from a \(facts?["partitionSize"] ?? "?")-byte /usr in \(facts?["seconds"] ?? "?") s")
+        XCTAssertTrue(try coresdk(["payload", "verify", payload.path, "--public-key", prepared.publicKey.path]).contains("valid"))
+        let omaha = try coresdk(["payload", "omaha", payload.path, "--url", "http://127.0.0.1:8080/updates"])
+        XCTAssertTrue(omaha.contains(#"<manifest version="\#(Self.nextVersion)">"#), omaha)
+
+        let image = try machine("update-good.img", from: "coreos_production_qemu_image.img")
+        let applied = try coresdk(["payload", "apply", image.path, payload.path, "--public-key", prepared.publicKey.path, "--json"])
+        XCTAssertTrue(applied.contains(#""slot" : "USR-B""#), applied)
+        XCTAssertEqual(try gptprio(image, 4).tries, 1)
+
+        let machine = try BootedMachine(disk: image, key: prepared.sshKey)
+        try machine.waitForConsole("login:", timeout: 300)
+        XCTAssertTrue(machine.console.contains("coreos-boot: USR-B"), "the updated slot boots")
+        XCTAssertEqual(try machine.ssh(". /usr/lib/os-release; echo $VERSION_ID").trimmingCharacters(in: .whitespacesAndNewlines), Self.nextVersion)
+        XCTAssertTrue(try machine.ssh("cat /proc/cmdline").contains("verity.usr=PARTUUID=e03dd35c-7c2d-4a47-b3fe-27f15780a57c"))
+        // The boot check marks the slot good 45 s after a boot without failed units.
+        var state = ""
+        let deadline = Date().addingTimeInterval(180)
+        while Date() < deadline {
+            state = try machine.ssh("sudo coreos-gptprio show /dev/vda | awk '$1 == 4'")
+            if state.contains("successful=1") { break }
+            Thread.sleep(forTimeInterval: 5)
+        }
+        XCTAssertTrue(state.contains("successful=1"), state)
+        try machine.powerOff()
+        let b = try gptprio(image, 4)
+        XCTAssertEqual(b.successful, 1)
+        XCTAssertEqual(b.tries, 0)
+        XCTAssertGreaterThan(b.priority, try gptprio(image, 3).priority)
+    }
+
+    func testUpdateWhoseUsrFailsVerificationRollsBackToTheOldVersion() throws {
+        let prepared = try prepare()
+        // N+1 with one flipped byte in its /usr: the payload is valid and signed, but dm-verity refuses
+        // the slot at boot against the root hash on its command line.
+        let broken = prepared.directory.appendingPathComponent("broken.bin")
+        try CoreSDKRunner.run(["cp", "--sparse=always", prepared.next.path, broken.path])
+        let usr = try ImageFixture.partition(3, of: broken)
+        let handle = try FileHandle(forUpdating: broken)
+        try handle.seek(toOffset: UInt64(usr.start * 512 + 200))
+        let byte = try XCTUnwrap(try handle.read(upToCount: 1)?.first)
+        try handle.seek(toOffset: UInt64(usr.start * 512 + 200))
+        try handle.write(contentsOf: Data([byte ^ 0xFF]))
+        try handle.close()
+        let payload = prepared.directory.appendingPathComponent("broken_update.gz")
+        try coresdk(["payload", "generate", "--image", broken.path, "--private-key", prepared.privateKey.path, "--output", payload.path])
+
+        let image = try machine("update-bad.bin", from: "coreos_production_image.bin")
+        try coresdk(["payload", "apply", image.path, payload.path, "--public-key", prepared.publicKey.path])
+        let machine = try BootedMachine(disk: image, key: prepared.sshKey)
+        let failedAt = try machine.waitForConsole("failed verification", timeout: 300)
+        try machine.waitForConsole("coreos-boot: USR-A", timeout: 120)
+        let loginAt = try machine.waitForConsole("login:", timeout: 300)
+        print("payload: fallback to USR-A reached the login prompt \(Int(loginAt - failedAt)) s after the failure")
+        XCTAssertLessThan(loginAt - failedAt, 180)
+        XCTAssertEqual(try machine.ssh(". /usr/lib/os-release; echo $VERSION_ID").trimmingCharacters(in: .whitespacesAndNewlines),
+                       ImageFixture.version, "the old version runs again")
+        try machine.powerOff()
+        let b = try gptprio(image, 4)
+        XCTAssertEqual(b.tries, 0, "the update's only try is used up")
+        XCTAssertEqual(b.successful, 0)
+        XCTAssertEqual(try gptprio(image, 3).successful, 1)
+    }
+}
