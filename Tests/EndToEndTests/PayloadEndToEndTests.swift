@@ -17,6 +17,11 @@ final class PayloadEndToEndTests: XCTestCase {
 
     nonisolated(unsafe) static var prepared: Result<Prepared, Error>?
 
+    override class func tearDown() {
+        if let directory = try? prepared?.get().directory { try? FileManager.default.removeItem(at: directory) }
+        super.tearDown()
+    }
+
     /// Version N+1 built into the shared fixture's workspace and cache (only what the version changes
     /// is rebuilt), a signing key pair and an SSH key.
     func prepare() throws -> Prepared {
