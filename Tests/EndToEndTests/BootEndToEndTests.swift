@@ -43,14 +43,6 @@ final class BootEndToEndTests: XCTestCase {
         return copy
     }
 
-    func gptprio(_ disk: URL, _ number: Int) throws -> (priority: Int, tries: Int, successful: Int) {
-        func field(_ flag: String) throws -> Int {
-            Int(try CoreSDKRunner.run(["cgpt", "show", "-i", String(number), flag, disk.path]).standardOutput
-                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        }
-        return (try field("-P"), try field("-T"), try field("-S"))
-    }
-
     /// Puts a copy of USR-A (optionally damaged) into USR-B with slot B's boot files on the ESP,
     /// and gives B priority 2 with one try, as an update would.
     func installSlotB(on disk: URL, corruptAt corruptOffset: Int? = nil, extraCommandLine: String = "") throws {
@@ -144,16 +136,10 @@ final class BootEndToEndTests: XCTestCase {
         XCTAssertTrue(machine.console.contains("coreos-boot: USR-B"), "the slot with the higher priority boots")
         XCTAssertTrue(try machine.ssh("cat /proc/cmdline").contains("verity.usr=PARTUUID=e03dd35c-7c2d-4a47-b3fe-27f15780a57c"))
         // The boot check marks B successful once the system has run without failed units.
-        let deadline = Date().addingTimeInterval(120)
-        var state = ""
-        while Date() < deadline {
-            state = try machine.ssh("sudo coreos-gptprio show /dev/vda | awk '$1 == 4'")
-            if state.contains("successful=1") { break }
-            Thread.sleep(forTimeInterval: 5)
-        }
+        let state = try machine.waitUntilSlotIsMarkedGood(4, timeout: 120)
         XCTAssertTrue(state.contains("successful=1"), state)
         try machine.powerOff()
-        let b = try gptprio(disk, 4), a = try gptprio(disk, 3)
+        let b = try ImageFixture.gptprio(disk, 4), a = try ImageFixture.gptprio(disk, 3)
         XCTAssertEqual(b.successful, 1)
         XCTAssertEqual(b.tries, 0)
         XCTAssertGreaterThan(b.priority, a.priority, "the good slot stays the preferred one")
@@ -172,9 +158,9 @@ final class BootEndToEndTests: XCTestCase {
         XCTAssertTrue(machine.console.contains("coreos-boot: USR-B"), "B was tried first")
         XCTAssertTrue(try machine.ssh("cat /proc/cmdline").contains("verity.usr=PARTUUID=7130c94a-213a-4e5a-8e26-6cce9662f132"))
         try machine.powerOff()
-        let b = try gptprio(disk, 4)
+        let b = try ImageFixture.gptprio(disk, 4)
         XCTAssertEqual(b.tries, 0, "B's only try is used up")
         XCTAssertEqual(b.successful, 0, "B never booted well")
-        XCTAssertEqual(try gptprio(disk, 3).successful, 1)
+        XCTAssertEqual(try ImageFixture.gptprio(disk, 3).successful, 1)
     }
 }

@@ -64,6 +64,19 @@ final class BootedMachine {
         throw failure("no SSH login as core within \(Int(timeout)) s: \(last)")
     }
 
+    /// Waits until the running machine's GPT shows USR partition `number` marked successful (what
+    /// the boot check does after a good boot); returns its last `coreos-gptprio show` line.
+    func waitUntilSlotIsMarkedGood(_ number: Int, timeout: TimeInterval) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var state = ""
+        while Date() < deadline {
+            state = try ssh("sudo coreos-gptprio show /dev/vda | awk '$1 == \(number)'")
+            if state.contains("successful=1") { break }
+            Thread.sleep(forTimeInterval: 5)
+        }
+        return state
+    }
+
     /// Powers the machine off from inside and waits for QEMU to exit.
     func powerOff(timeout: TimeInterval = 120) throws {
         _ = try? ssh("sudo systemctl poweroff", timeout: 30)

@@ -39,6 +39,21 @@ enum ImageFixture {
 
     static func file(_ name: String) throws -> URL { try coldBuild().directory.appendingPathComponent(name) }
 
+    /// A partition's gptprio bits as Debian's cgpt reads them (qcow2 images through a raw copy).
+    static func gptprio(_ disk: URL, _ number: Int) throws -> (priority: Int, tries: Int, successful: Int) {
+        var raw = disk
+        if try CoreSDKRunner.run(["qemu-img", "info", "--output=json", disk.path]).standardOutput.contains("\"qcow2\"") {
+            raw = disk.deletingPathExtension().appendingPathExtension("flat")
+            try CoreSDKRunner.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", disk.path, raw.path])
+        }
+        defer { if raw != disk { try? FileManager.default.removeItem(at: raw) } }
+        func field(_ flag: String) throws -> Int {
+            Int(try CoreSDKRunner.run(["cgpt", "show", "-i", String(number), flag, raw.path]).standardOutput
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        return (try field("-P"), try field("-T"), try field("-S"))
+    }
+
     /// Start and length (in 512-byte sectors) of a partition, as sfdisk reads the GPT.
     static func partition(_ number: Int, of disk: URL) throws -> (start: Int, sectors: Int) {
         let json = try CoreSDKRunner.run(["sfdisk", "--json", disk.path]).standardOutput

@@ -60,20 +60,6 @@ final class PayloadEndToEndTests: XCTestCase {
         return image
     }
 
-    func gptprio(_ image: URL, _ number: Int) throws -> (priority: Int, tries: Int, successful: Int) {
-        var raw = image
-        if image.pathExtension == "img" {
-            raw = image.deletingPathExtension().appendingPathExtension("flat")
-            try CoreSDKRunner.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", image.path, raw.path])
-        }
-        defer { if raw != image { try? FileManager.default.removeItem(at: raw) } }
-        func field(_ flag: String) throws -> Int {
-            Int(try CoreSDKRunner.run(["cgpt", "show", "-i", String(number), flag, raw.path]).standardOutput
-                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        }
-        return (try field("-P"), try field("-T"), try field("-S"))
-    }
-
     func testUpdateBootsTheNewVersionFromUSRBAndIsMarkedGood() throws {
         let prepared = try prepare()
         let payload = prepared.directory.appendingPathComponent("coreos_production_update.gz")
@@ -88,7 +74,7 @@ final class PayloadEndToEndTests: XCTestCase {
         let image = try machine("update-good.img", from: "coreos_production_qemu_image.img")
         let applied = try coresdk(["payload", "apply", image.path, payload.path, "--public-key", prepared.publicKey.path, "--json"])
         XCTAssertTrue(applied.contains(#""slot" : "USR-B""#), applied)
-        XCTAssertEqual(try gptprio(image, 4).tries, 1)
+        XCTAssertEqual(try ImageFixture.gptprio(image, 4).tries, 1)
 
         let machine = try BootedMachine(disk: image, key: prepared.sshKey)
         try machine.waitForConsole("login:", timeout: 300)
@@ -96,19 +82,13 @@ final class PayloadEndToEndTests: XCTestCase {
         XCTAssertEqual(try machine.ssh(". /usr/lib/os-release; echo $VERSION_ID").trimmingCharacters(in: .whitespacesAndNewlines), Self.nextVersion)
         XCTAssertTrue(try machine.ssh("cat /proc/cmdline").contains("verity.usr=PARTUUID=e03dd35c-7c2d-4a47-b3fe-27f15780a57c"))
         // The boot check marks the slot good 45 s after a boot without failed units.
-        var state = ""
-        let deadline = Date().addingTimeInterval(180)
-        while Date() < deadline {
-            state = try machine.ssh("sudo coreos-gptprio show /dev/vda | awk '$1 == 4'")
-            if state.contains("successful=1") { break }
-            Thread.sleep(forTimeInterval: 5)
-        }
+        let state = try machine.waitUntilSlotIsMarkedGood(4, timeout: 180)
         XCTAssertTrue(state.contains("successful=1"), state)
         try machine.powerOff()
-        let b = try gptprio(image, 4)
+        let b = try ImageFixture.gptprio(image, 4)
         XCTAssertEqual(b.successful, 1)
         XCTAssertEqual(b.tries, 0)
-        XCTAssertGreaterThan(b.priority, try gptprio(image, 3).priority)
+        XCTAssertGreaterThan(b.priority, try ImageFixture.gptprio(image, 3).priority)
     }
 
     func testUpdateWhoseUsrFailsVerificationRollsBackToTheOldVersion() throws {
@@ -138,9 +118,9 @@ final class PayloadEndToEndTests: XCTestCase {
         XCTAssertEqual(try machine.ssh(". /usr/lib/os-release; echo $VERSION_ID").trimmingCharacters(in: .whitespacesAndNewlines),
                        ImageFixture.version, "the old version runs again")
         try machine.powerOff()
-        let b = try gptprio(image, 4)
+        let b = try ImageFixture.gptprio(image, 4)
         XCTAssertEqual(b.tries, 0, "the update's only try is used up")
         XCTAssertEqual(b.successful, 0)
-        XCTAssertEqual(try gptprio(image, 3).successful, 1)
+        XCTAssertEqual(try ImageFixture.gptprio(image, 3).successful, 1)
     }
 }
