@@ -78,7 +78,11 @@ public struct ImageBuilder {
             let dependencyKeys = plan.dependencyClosure(of: recipe.name).compactMap { componentKeys[$0] }
             var builder = ComponentBuilder(recipe: recipe, dependencyKeys: [debianKey] + dependencyKeys,
                                            architecture: board.arch.rawValue)
-            try builder.buildSwiftProducts()
+            if !recipe.swiftProducts.isEmpty {
+                try progress.detail("swift build \(recipe.swiftProducts.joined(separator: ", ")) (release, static stdlib)") {
+                    try builder.buildSwiftProducts()
+                }
+            }
             let key = try builder.cacheKey()
             componentKeys[recipe.name] = key
             guard builder.producesTree else { continue }
