@@ -83,8 +83,9 @@ public struct PayloadInstaller {
 
     public func install(payload url: URL, publicKeys: [PayloadPublicKey]) throws -> InstallResult {
         guard !publicKeys.isEmpty else { throw SupportError("a payload is applied only after its signature is verified: pass --public-key") }
+        // The partition's own hash is checked below while it is rebuilt, before anything is written.
         let verifier = try PayloadVerifier(url)
-        try verifier.verify(publicKeys: publicKeys)
+        try verifier.verify(publicKeys: publicKeys, rebuildingPartition: false)
         let manifest = verifier.payload.manifest
 
         let disk = try DiskImage(image)

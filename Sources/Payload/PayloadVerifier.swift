@@ -27,8 +27,10 @@ public struct PayloadVerifier {
 
     /// Verifies everything; with `publicKeys`, the version-2 signature (the one clients check) must
     /// verify with the first key and every further key must verify one of the signatures.
+    /// `rebuildingPartition: false` leaves the partition's hash to a caller that rebuilds it anyway.
     @discardableResult
-    public func verify(publicKeys: [PayloadPublicKey], requireSignature: Bool = true) throws -> Report {
+    public func verify(publicKeys: [PayloadPublicKey], requireSignature: Bool = true,
+                       rebuildingPartition: Bool = true) throws -> Report {
         let manifest = payload.manifest
         let path = payload.url.path
         guard manifest.blockSize == UInt32(PayloadFormat.blockSize) else {
@@ -65,7 +67,9 @@ public struct PayloadVerifier {
 
         // Rebuild the partition and each boot file, hashing as the client would after writing them.
         guard let partitionInfo = manifest.newPartitionInfo else { throw PayloadError("\(path): no new_partition_info") }
-        try rebuild(manifest.partitionOperations, expected: partitionInfo, what: "the partition") { _ in }
+        if rebuildingPartition {
+            try rebuild(manifest.partitionOperations, expected: partitionInfo, what: "the partition") { _ in }
+        }
         var procedures: [String] = []
         for procedure in manifest.procedures {
             guard let info = procedure.newInfo else { throw PayloadError("\(path): a procedure has no new_info") }

@@ -135,6 +135,12 @@ struct SlotDisk {
         try Data(bytes).write(to: forged)
         let key = try PayloadPublicKey(contentsOf: publicKey)
         #expect(throws: (any Error).self) { try PayloadInstaller(image: machine).install(payload: forged, publicKeys: [key]) }
+        // Damaged partition data is caught while the partition is rebuilt, before the disk is written.
+        var damaged = [UInt8](try Data(contentsOf: update))
+        damaged[Int(try PayloadFile(update).blobStart) + 10] ^= 1
+        let broken = fixture.directory.appendingPathComponent("broken.gz")
+        try Data(damaged).write(to: broken)
+        #expect(throws: (any Error).self) { try PayloadInstaller(image: machine).install(payload: broken, publicKeys: [key]) }
         #expect(throws: (any Error).self, "no key, no install") { try PayloadInstaller(image: machine).install(payload: update, publicKeys: []) }
         let other = fixture.directory.appendingPathComponent("other.pem"), otherPub = fixture.directory.appendingPathComponent("other.pub.pem")
         try PayloadPrivateKey.generate(privateKey: other, publicKey: otherPub)
