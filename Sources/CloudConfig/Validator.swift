@@ -106,12 +106,14 @@ private struct Rules {
         }
     }
 
-    // Rule 3: unknown and deprecated keys, and types, at every depth.
-    mutating func structure(_ node: YAMLNode, as type: FieldType, name: String) {
+    // Rule 3: unknown and deprecated keys, and types, at every depth. A value of the wrong type is
+    // reported at its key's line (`keyLine`), as upstream counts lines by key.
+    mutating func structure(_ node: YAMLNode, as type: FieldType, name: String, keyLine: Int? = nil) {
         if let scalar = node.scalar, scalar.kind == .null { return }
+        let line = keyLine ?? node.line
         switch type {
         case .structure(let fields):
-            guard case .mapping(let pairs, _) = node else { return typeMismatch(node, name, type) }
+            guard case .mapping(let pairs, _) = node else { return typeMismatch(line, name, type) }
             for (key, value) in pairs {
                 let text = key.scalar?.text ?? ""
                 guard let field = fields.field(named: text) else {
@@ -122,33 +124,23 @@ private struct Rules {
                 structure(value, as: field.type, name: text, keyLine: key.line)
             }
         case .structureList(let fields):
-            guard case .sequence(let items, _) = node else { return typeMismatch(node, name, type) }
+            guard case .sequence(let items, _) = node else { return typeMismatch(line, name, type) }
             for (index, item) in items.enumerated() { structure(item, as: .structure(fields), name: "\(name)[\(index)]") }
         case .stringList:
-            guard case .sequence(let items, _) = node else { return typeMismatch(node, name, type) }
+            guard case .sequence(let items, _) = node else { return typeMismatch(line, name, type) }
             for (index, item) in items.enumerated() { structure(item, as: .string, name: "\(name)[\(index)]") }
         case .string, .bool, .int, .float:
-            guard let scalar = node.scalar else { return typeMismatch(node, name, type) }
+            guard let scalar = node.scalar else { return typeMismatch(line, name, type) }
             let compatible = switch (type, scalar.kind) {
             case (.string, _), (.bool, .bool), (.int, .int), (.float, .float), (.float, .int): true
             default: false
             }
-            if !compatible { typeMismatch(node, name, type) }
+            if !compatible { typeMismatch(line, name, type) }
         }
     }
 
-    private mutating func structure(_ node: YAMLNode, as type: FieldType, name: String, keyLine: Int) {
-        let before = entries.count
-        structure(node, as: type, name: name)
-        // A mismatch on the value itself is reported at its key, as upstream counts lines by key.
-        if entries.count == before + 1, entries[before].message.hasPrefix("incorrect type for \"\(name)\"") {
-            let entry = entries.removeLast()
-            add(entry.kind, keyLine, entry.message)
-        }
-    }
-
-    private mutating func typeMismatch(_ node: YAMLNode, _ name: String, _ type: FieldType) {
-        add(.warning, node.line, "incorrect type for \"\(name)\" (want \(type.name))")
+    private mutating func typeMismatch(_ line: Int, _ name: String, _ type: FieldType) {
+        add(.warning, line, "incorrect type for \"\(name)\" (want \(type.name))")
     }
 
     // Rule 4: values with a fixed vocabulary or pattern.
