@@ -21,6 +21,7 @@ bench: setup
 	bash bench/boot.sh
 	bash bench/inject.sh
 	bash bench/payload.sh
+	bash bench/cluster.sh
 
 clean:
 	rm -rf out/$(BOARD) out/cache

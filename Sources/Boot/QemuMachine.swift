@@ -19,9 +19,62 @@ public struct QemuMachine: Sendable {
     public var memoryMiB = 1024
     public var cpus = 2
     public var useKVM = QemuMachine.kvmUsable()
+    /// Sockets to other machines (QEMU's `-netdev socket`), all joined to one second NIC through a
+    /// QEMU hub: machines booted on one host share a private network, as the article's second NIC.
+    public var links: [Link] = []
+    /// The second NIC's MAC address; by default one made from the SSH port, so machines started
+    /// side by side (each with its own port) differ.
+    public var linkMAC: String?
     public var extraArguments: [String] = []
 
     public init(image: URL) { self.image = image }
+
+    /// One end of a link: `listen:PORT` waits for another machine, `connect:PORT` joins one; a host
+    /// may be given (`connect:127.0.0.1:PORT`), 127.0.0.1 otherwise.
+    public struct Link: Sendable, Equatable, CustomStringConvertible {
+        public enum Role: String, Sendable, CaseIterable { case listen, connect }
+        public var role: Role
+        public var host: String
+        public var port: Int
+
+        public init(parsing text: String) throws {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard (2...3).contains(parts.count), let role = Role(rawValue: parts[0]),
+                  let port = Int(parts[parts.count - 1]), (1...65535).contains(port),
+                  parts.count == 2 || !parts[1].isEmpty else {
+                throw SupportError("'\(text)' is not a link: use listen:PORT or connect:PORT (optionally listen:HOST:PORT), PORT 1-65535")
+            }
+            self.role = role
+            self.host = parts.count == 3 ? parts[1] : "127.0.0.1"
+            self.port = port
+        }
+
+        public var description: String { "\(role.rawValue):\(host):\(port)" }
+    }
+
+    /// `52:54:00` (QEMU's prefix), `c0`, then the SSH port's two bytes.
+    public static func defaultLinkMAC(sshPort: Int) -> String {
+        "52:54:00:c0:" + [sshPort >> 8 & 0xFF, sshPort & 0xFF].map { hex in
+            let digits = String(hex, radix: 16)
+            return digits.count == 1 ? "0" + digits : digits
+        }.joined(separator: ":")
+    }
+
+    public static func isMAC(_ text: String) -> Bool {
+        let octets = text.split(separator: ":", omittingEmptySubsequences: false)
+        return octets.count == 6 && octets.allSatisfy { $0.count == 2 && UInt8($0, radix: 16) != nil }
+    }
+
+    var linkArguments: [String] {
+        guard !links.isEmpty else { return [] }
+        var arguments = ["-netdev", "hubport,id=link,hubid=1",
+                         "-device", "virtio-net-pci,netdev=link,mac=\(linkMAC ?? Self.defaultLinkMAC(sshPort: sshPort ?? 0))"]
+        for (index, link) in links.enumerated() {
+            arguments += ["-netdev", "socket,id=link\(index),\(link.role.rawValue)=\(link.host):\(link.port)",
+                          "-netdev", "hubport,id=linkport\(index),hubid=1,netdev=link\(index)"]
+        }
+        return arguments
+    }
 
     /// KVM needs /dev/kvm to open read-write and a CPU with hardware virtualization (vmx/svm).
     /// Some VMs offer /dev/kvm without it, and QEMU then dies with "emulation failure" in firmware.
@@ -60,7 +113,7 @@ public struct QemuMachine: Sendable {
                 "-netdev", netdev, "-device", "virtio-net-pci,netdev=net0",
                 "-vga", "std", "-display", "none",
                 "-serial", serialLog.map { "file:\($0.path)" } ?? "mon:stdio"]
-            + extraArguments
+            + linkArguments + extraArguments
     }
 
     /// Runs QEMU in the foreground (stdio inherited) until the machine powers off; returns its exit status.
@@ -77,6 +130,19 @@ public struct QemuMachine: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = try arguments(variables: variables)
+        // Stopping coresdk stops the machine: QEMU gets the same signal, and the scratch files go.
+        let forwarded = [SIGTERM, SIGINT, SIGHUP]
+        let sources = forwarded.map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { if process.isRunning { kill(process.processIdentifier, signalNumber) } }
+            source.resume()
+            return source
+        }
+        defer {
+            for source in sources { source.cancel() }
+            for signalNumber in forwarded { signal(signalNumber, SIG_DFL) }
+        }
         do {
             try process.run()
         } catch {
@@ -98,7 +164,8 @@ public enum QemuScript {
         #   \(scriptUsage)
         set -euo pipefail
         image="$(dirname "$(readlink -f "$0")")/\(imageName)"
-        ssh_port=2222 serial=mon:stdio memory=1024 cpus=2 snapshot= dry_run=
+        ssh_port=2222 serial=mon:stdio memory=1024 cpus=2 snapshot= dry_run= link_mac=
+        links=()
         while [ $# -gt 0 ]; do
             case $1 in
                 --snapshot) snapshot=,snapshot=on ;;
@@ -107,6 +174,8 @@ public enum QemuScript {
                 --memory) memory=$2; shift ;;
                 --cpus) cpus=$2; shift ;;
                 --image) image=$2; shift ;;
+                --link) links+=("$2"); shift ;;
+                --link-mac) link_mac=$2; shift ;;
                 --dry-run) dry_run=1 ;;
                 --) shift; break ;;
                 -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
@@ -125,12 +194,23 @@ public enum QemuScript {
             -drive "if=pflash,format=raw,unit=1,file=$variables"
             -drive "if=none,id=disk0,format=$format,file=$image$snapshot" -device virtio-blk-pci,drive=disk0,bootindex=1
             -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$ssh_port-:22" -device virtio-net-pci,netdev=net0
-            -vga std -display none -serial "$serial" "$@")
+            -vga std -display none -serial "$serial")
+        if [ ${#links[@]} -gt 0 ]; then
+            [ -n "$link_mac" ] || link_mac=$(printf '52:54:00:c0:%02x:%02x' $((ssh_port >> 8 & 255)) $((ssh_port & 255)))
+            command+=(-netdev hubport,id=link,hubid=1 -device "virtio-net-pci,netdev=link,mac=$link_mac")
+            for index in "${!links[@]}"; do
+                IFS=: read -r role host port <<<"${links[$index]}"
+                [ -n "$port" ] || { port=$host; host=127.0.0.1; }
+                case $role in listen|connect) ;; *) echo "--link ${links[$index]}: use listen:PORT or connect:PORT" >&2; exit 64 ;; esac
+                command+=(-netdev "socket,id=link$index,$role=$host:$port" -netdev "hubport,id=linkport$index,hubid=1,netdev=link$index")
+            done
+        fi
+        command+=("$@")
         if [ -n "$dry_run" ]; then printf '%s\\n' "${command[@]}"; exit 0; fi
         "${command[@]}"
 
         """
     }
 
-    static let scriptUsage = "[--snapshot] [--ssh-port PORT] [--serial-log FILE] [--memory MiB] [--cpus N] [-- QEMU ARGS]"
+    static let scriptUsage = "[--snapshot] [--ssh-port PORT] [--serial-log FILE] [--memory MiB] [--cpus N] [--link listen:PORT|connect:PORT ...] [--link-mac MAC] [-- QEMU ARGS]"
 }

@@ -47,6 +47,13 @@ struct FilesystemAssembler {
         let packages = try DebianPackageDatabase.installedPackages(
             statusFile: tree.path("var/lib/dpkg/status"))
         for component in components { try tree.install(tree: component) }
+        for recipe in plan.recipes {
+            for unit in recipe.disabledUnitEntries where !tree.hasUnit(unit.value) {
+                throw ConfigError(location: unit.location,
+                                  message: "disabled-units: no package of the image installed a unit \(unit.value)")
+            }
+        }
+        try tree.disableUnits(plan.recipes.flatMap(\.disabledUnits))
         for overlay in plan.overlays { try tree.apply(overlay: overlay) }
         try brand(tree)
         let boot = try prepareBoot(tree, entry: entry, progress: progress)

@@ -31,7 +31,13 @@ public final class Applier {
         }
         for file in config.writeFiles { attempt("write \(file.path)") { try writeFile(file) } }
         writeGeneratedFiles(config)
-        processUnits(units(for: config))
+        // networkd may already have started with the files it found; a static address written
+        // here must reach it (networkd reads its configuration only when it starts).
+        let writesNetworkConfiguration = config.writeFiles.contains { file in
+            let path = SystemPath.clean(file.path)
+            return path.hasPrefix("/etc/systemd/network/") || path.hasPrefix("/run/systemd/network/")
+        }
+        processUnits(units(for: config), restartNetworkd: writesNetworkConfiguration)
     }
 
     // MARK: Steps
@@ -130,9 +136,9 @@ public final class Applier {
 
     /// Two passes, as coreos-cloudinit: files, masks and enables first; then one daemon-reload,
     /// one networkd restart and the commands in order, each waiting for its job (spec §3.2).
-    func processUnits(_ units: [Unit]) {
+    func processUnits(_ units: [Unit], restartNetworkd: Bool = false) {
         var reload = false
-        var restartNetworkd = false
+        var restartNetworkd = restartNetworkd
         var queued: [(command: String, unit: String)] = []
         for unit in units {
             attempt("write unit \(unit.name)") {

@@ -21,6 +21,9 @@ public struct Recipe: Sendable, ConfigModel {
     public var depends: [String] { dependencyEntries.map(\.value) }
     /// Debian package names (kind debian), without versions.
     public internal(set) var packages: [String] = []
+    /// systemd units the packages' maintainer scripts enable that the image leaves off (kind debian).
+    public internal(set) var disabledUnitEntries: [Located<String>] = []
+    public var disabledUnits: [String] { disabledUnitEntries.map(\.value) }
     /// Normalized paths relative to `directory` (kind source).
     public internal(set) var sources: [String] = []
     public internal(set) var buildScript: String?
@@ -64,6 +67,11 @@ public struct Recipe: Sendable, ConfigModel {
                       .when("required for kind `debian`; not allowed otherwise") {
                 $0.kind == .debian ? .required : .forbidden("only recipes of kind debian install packages")
             }, "Debian package names without versions (versions are pinned by the board's lock file).", \.packages),
+            ConfigKey("disabled-units", ValueType.list(of: .unitName).unique(),
+                      .when("optional for kind `debian`; not allowed otherwise") {
+                $0.kind == .debian ? .defaulted("[]") : .forbidden("only the units of Debian packages are enabled by maintainer scripts")
+            }, "systemd units the packages enable that should not start at boot: their symlinks under `/etc/systemd/system` are removed (as `systemctl disable` does) and a `disable` preset keeps first boot from enabling them again. A cloud-config `command: start`, a socket or another unit starts them instead.",
+                      \.disabledUnitEntries),
             ConfigKey("sources", ValueType.list(of: .recipeFile(allowDirectories: true), nonEmpty: true).withoutLocations(),
                       sourceOnly(.required),
                       "Files and folders in `recipes/<name>/` copied into `$SRCDIR` before the build.", \.sources),

@@ -175,6 +175,12 @@ extension ValueType where Value == String {
         }
     }
 
+    static var unitName: ValueType {
+        pattern(#/[A-Za-z0-9:_.\\@-]+\.(?:service|socket|timer|path|mount|target)/#, doc: "systemd unit name",
+                expected: "a systemd unit name", plural: "systemd unit names",
+                rule: "letters, digits and : _ . \\ @ -, ending in .service, .socket, .timer, .path, .mount or .target")
+    }
+
     static var command: ValueType {
         pattern(#/[A-Za-z0-9._+-]+/#, doc: "command name", expected: "a command name", plural: "command names",
                 rule: "a command looked up in PATH, without '/' or spaces")

@@ -63,6 +63,41 @@ public struct RootfsTree: Sendable {
         chmod(url.path, mode)
     }
 
+    /// Where `disableUnits` records its units for systemd's first-boot `preset-all`, which would
+    /// otherwise enable them again (Debian's default preset enables everything).
+    public static let disabledUnitsPreset = "usr/lib/systemd/system-preset/20-coresdk-disabled.preset"
+
+    public func hasUnit(_ unit: String) -> Bool {
+        ["usr/lib/systemd/system", "lib/systemd/system", "etc/systemd/system"].contains {
+            FileManager.default.fileExists(atPath: path("\($0)/\(unit)").path)
+        }
+    }
+
+    /// Leaves `units` off at boot, as `systemctl disable` would: removes the symlinks that packages'
+    /// maintainer scripts made under /etc/systemd/system (`.wants/`, `.requires/` and aliases), and
+    /// writes `disable` presets. A unit the tree does not have is an error.
+    public func disableUnits(_ units: [String]) throws {
+        for unit in units where !hasUnit(unit) {
+            throw SupportError("no unit \(unit) in the image's systemd unit directories")
+        }
+        let configuration = path("etc/systemd/system")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: configuration.path)) ?? []
+        let directories = [configuration] + names.filter { $0.hasSuffix(".wants") || $0.hasSuffix(".requires") }
+            .map { configuration.appendingPathComponent($0) }
+        for directory in directories {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] {
+                let link = directory.appendingPathComponent(name)
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: link.path) else { continue }
+                if units.contains(name) || units.contains(URL(fileURLWithPath: target).lastPathComponent) {
+                    try FileManager.default.removeItem(at: link)
+                }
+            }
+        }
+        guard !units.isEmpty else { return }
+        try write("# Units coresdk recipes leave off (disabled-units); started by cloud-config or on demand.\n"
+                  + units.map { "disable \($0)\n" }.joined(), to: Self.disabledUnitsPreset)
+    }
+
     /// Sets every timestamp in the tree to at most `epoch`, so filesystem images are reproducible.
     public func clampTimestamps(to epoch: Int) throws {
         let time = timespec(tv_sec: epoch, tv_nsec: 0)

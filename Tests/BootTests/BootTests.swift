@@ -168,7 +168,8 @@ final class QemuMachineTests: XCTestCase {
         try Data(QemuScript.text(imageName: image.lastPathComponent).utf8).write(to: script)
         chmod(script.path, 0o755)
         let printed = try Command.run([script.path, "--dry-run", "--snapshot", "--ssh-port", "2345",
-                                       "--serial-log", "/tmp/serial.log", "--", "-smbios", "type=1"]).text
+                                       "--serial-log", "/tmp/serial.log", "--link", "listen:5000",
+                                       "--link", "connect:127.0.0.2:5001", "--", "-smbios", "type=1"]).text
             .split(separator: "\n").map(String.init)
         // The script copies the variable store to a temporary file; compare with that path.
         let variables = try XCTUnwrap(printed.first { $0.hasPrefix("if=pflash,format=raw,unit=1,file=") })
@@ -177,9 +178,35 @@ final class QemuMachineTests: XCTestCase {
         machine.snapshot = true
         machine.sshPort = 2345
         machine.serialLog = URL(fileURLWithPath: "/tmp/serial.log")
+        machine.links = [try .init(parsing: "listen:5000"), try .init(parsing: "connect:127.0.0.2:5001")]
         machine.extraArguments = ["-smbios", "type=1"]
         XCTAssertEqual(printed, try machine.arguments(variables: URL(fileURLWithPath: variables)))
         XCTAssertFalse(FileManager.default.fileExists(atPath: variables), "the script removes its variable store")
+    }
+
+    func testLinksShareOneSecondNICThroughAHub() throws {
+        let rootfs = try FakeRootfs()
+        let image = rootfs.root.appendingPathComponent("disk.qcow2")
+        try Command.run(["qemu-img", "create", "-q", "-f", "qcow2", image.path, "64M"])
+        var machine = QemuMachine(image: image)
+        machine.sshPort = 2222
+        XCTAssertFalse(try machine.arguments(variables: URL(fileURLWithPath: "/tmp/v.fd")).contains("hubport,id=link,hubid=1"),
+                       "no links, no second NIC")
+        machine.links = [try .init(parsing: "listen:5000"), try .init(parsing: "listen:5001")]
+        let arguments = try machine.arguments(variables: URL(fileURLWithPath: "/tmp/v.fd"))
+        XCTAssertEqual(Array(arguments.suffix(12)), [
+            "-netdev", "hubport,id=link,hubid=1", "-device", "virtio-net-pci,netdev=link,mac=52:54:00:c0:08:ae",
+            "-netdev", "socket,id=link0,listen=127.0.0.1:5000", "-netdev", "hubport,id=linkport0,hubid=1,netdev=link0",
+            "-netdev", "socket,id=link1,listen=127.0.0.1:5001", "-netdev", "hubport,id=linkport1,hubid=1,netdev=link1",
+        ])
+        machine.linkMAC = "52:54:00:00:01:01"
+        XCTAssertTrue(try machine.arguments(variables: URL(fileURLWithPath: "/tmp/v.fd")).contains("virtio-net-pci,netdev=link,mac=52:54:00:00:01:01"))
+        for bad in ["listen", "serve:5000", "connect:0", "connect::5000", "listen:70000", "connect:a:b:5000"] {
+            XCTAssertThrowsError(try QemuMachine.Link(parsing: bad), bad)
+        }
+        XCTAssertTrue(QemuMachine.isMAC("52:54:00:AB:cd:01"))
+        XCTAssertFalse(QemuMachine.isMAC("52:54:00:ab:cd"))
+        XCTAssertFalse(QemuMachine.isMAC("52:54:00:ab:cd:0g"))
     }
 
     func testRawAndQcow2AreToldApartByTheirFirstBytes() throws {

@@ -129,6 +129,26 @@ final class RecordedCommands: CommandRunner, @unchecked Sendable {
         ], "network units restart networkd instead of taking their command")
     }
 
+    @Test func networkFilesFromWriteFilesRestartNetworkdBeforeCommands() throws {
+        let (applier, commands) = try apply("""
+            write_files:
+              - path: /etc/systemd/network/10-static.network
+                content: "[Match]\\nMACAddress=52:54:00:00:01:01\\n[Network]\\nAddress=192.168.100.11/24\\n"
+            coreos:
+              units:
+                - name: etcd.service
+                  command: start
+            """)
+        #expect(applier.failures.isEmpty)
+        #expect(files.readText("/etc/systemd/network/10-static.network")?.contains("Address=192.168.100.11/24") == true)
+        #expect(commands.calls == [
+            "systemctl restart systemd-networkd.service",
+            "systemctl --job-mode=replace start etcd.service",
+        ], "the static address is up before etcd starts")
+        let (_, plain) = try apply("write_files:\n  - path: /etc/motd\n    content: hi\n")
+        #expect(plain.calls.isEmpty, "other files restart nothing")
+    }
+
     @Test func runtimeEntriesUnmaskOnlyMasks() throws {
         try files.symlink("/run/systemd/system/etcd.service", to: "/dev/null")
         try files.write("/run/systemd/system/fleet.service", text: "[Service]\nExecStart=/bin/true\n")

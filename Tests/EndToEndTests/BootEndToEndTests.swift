@@ -75,6 +75,23 @@ final class BootEndToEndTests: XCTestCase {
 
     // MARK: tests
 
+    /// Stopping `coresdk qemu` (as a test harness or a service manager does) stops its machine too.
+    func testStoppingCoresdkQemuStopsQemu() throws {
+        let disk = try copyOfPreparedDisk("stopped")
+        let machine = try BootedMachine(disk: disk, key: try preparedDisk().key)
+        func qemuProcesses() throws -> [String] {
+            try CoreSDKRunner.launch(["pgrep", "-f", "qemu-system-x86_64 .*file=\(disk.path)"]).standardOutput
+                .split(separator: "\n").map(String.init)
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while try qemuProcesses().isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.5) }
+        XCTAssertEqual(try qemuProcesses().count, 1, "coresdk qemu started QEMU")
+        machine.stop()
+        let stopDeadline = Date().addingTimeInterval(30)
+        while try !qemuProcesses().isEmpty && Date() < stopDeadline { Thread.sleep(forTimeInterval: 0.5) }
+        XCTAssertEqual(try qemuProcesses(), [], "QEMU went with coresdk qemu")
+    }
+
     func testFirstBootSetsUpTheMachineAndASecondBootKeepsIt() throws {
         let disk = try copyOfPreparedDisk("first-boot", growBy: 1 << 30)
         let key = try preparedDisk().key

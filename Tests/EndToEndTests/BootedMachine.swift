@@ -10,7 +10,8 @@ final class BootedMachine {
     let started = Date()
     private let process: Process
 
-    init(disk: URL, key: URL, qemuArguments: [String] = []) throws {
+    /// `options` go to `coresdk qemu` (e.g. `--link`), `qemuArguments` to QEMU after `--`.
+    init(disk: URL, key: URL, options: [String] = [], qemuArguments: [String] = []) throws {
         self.disk = disk
         self.key = key
         serialLog = disk.deletingPathExtension().appendingPathExtension("serial-\(UUID().uuidString.prefix(4)).log")
@@ -18,15 +19,19 @@ final class BootedMachine {
         process = Process()
         process.executableURL = CoreSDKRunner.binary
         process.arguments = ["qemu", disk.path, "--ssh-port", String(sshPort), "--serial-log", serialLog.path,
-                             "--memory", "1024"] + (qemuArguments.isEmpty ? [] : ["--"] + qemuArguments)
+                             "--memory", "1024"] + options + (qemuArguments.isEmpty ? [] : ["--"] + qemuArguments)
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
     }
 
-    deinit {
+    deinit { stop() }
+
+    /// SIGTERM to `coresdk qemu`, which passes it on to QEMU; waits for coresdk to exit.
+    func stop() {
         if process.isRunning { process.terminate() }
+        process.waitUntilExit()
     }
 
     var console: String { (try? String(contentsOf: serialLog, encoding: .utf8)) ?? "" }

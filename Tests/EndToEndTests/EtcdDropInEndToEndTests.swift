@@ -6,7 +6,7 @@ import XCTest
 /// which no longer reads etcd 0.4's variables: the settings must still take effect. Loopback only.
 final class EtcdDropInEndToEndTests: XCTestCase {
     var directory: URL!
-    var processes: [Process] = []
+    var etcds: [HostEtcd] = []
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-etcd-\(UUID().uuidString.prefix(6))")
@@ -14,7 +14,7 @@ final class EtcdDropInEndToEndTests: XCTestCase {
     }
 
     override func tearDown() {
-        for process in processes where process.isRunning { process.terminate(); process.waitUntilExit() }
+        etcds.removeAll()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -24,44 +24,15 @@ final class EtcdDropInEndToEndTests: XCTestCase {
         return CoreSDKRunner.packageRoot.appendingPathComponent(".build/debug/coreos-cloudinit")
     }
 
-    func startEtcd(_ name: String, environment: [String: String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
-        process.environment = environment.merging(["ETCD_DATA_DIR": directory.appendingPathComponent(name).path]) { $1 }
-        let log = directory.appendingPathComponent("\(name).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: log)
-        process.standardError = process.standardOutput
-        try process.run()
-        processes.append(process)
-    }
-
-    func etcdctl(_ arguments: [String], v2: Bool = false, timeout: TimeInterval = 60) throws -> String {
-        var environment = ProcessInfo.processInfo.environment
-        environment["ETCDCTL_API"] = v2 ? "2" : "3"
-        let deadline = Date().addingTimeInterval(timeout)
-        var last = ""
-        repeat {
-            let run = try CoreSDKRunner.launch(["etcdctl"] + arguments, environment: environment)
-            if run.status == 0 { return run.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) }
-            last = run.standardError
-            Thread.sleep(forTimeInterval: 1)
-        } while Date() < deadline
-        throw NSError(domain: "etcd", code: 1, userInfo: [NSLocalizedDescriptionKey: "etcdctl \(arguments) failed: \(last)"])
+    func etcdctl(_ arguments: [String], v2: Bool = false) throws -> String {
+        try HostEtcd.etcdctl(arguments, v2: v2)
     }
 
     func testTheArticlesEtcdSettingsTakeEffectWithEtcd34() throws {
-        let discoveryPort = try BootedMachine.freePort(), discoveryPeerPort = try BootedMachine.freePort()
         let clientPort = try BootedMachine.freePort(), peerPort = try BootedMachine.freePort()
         // The discovery service: a separate etcd, as the article's discovery.etcd.io.
-        let discovery = "http://127.0.0.1:\(discoveryPort)"
-        try startEtcd("discovery", environment: [
-            "ETCD_NAME": "discovery", "ETCD_ENABLE_V2": "true",
-            "ETCD_LISTEN_CLIENT_URLS": discovery, "ETCD_ADVERTISE_CLIENT_URLS": discovery,
-            "ETCD_LISTEN_PEER_URLS": "http://127.0.0.1:\(discoveryPeerPort)",
-            "ETCD_INITIAL_ADVERTISE_PEER_URLS": "http://127.0.0.1:\(discoveryPeerPort)",
-            "ETCD_INITIAL_CLUSTER": "discovery=http://127.0.0.1:\(discoveryPeerPort)",
-        ])
+        let (discoveryEtcd, discovery, _) = try HostEtcd.discovery(in: directory)
+        etcds.append(discoveryEtcd)
         _ = try etcdctl(["--endpoints", discovery, "set", "/discovery/e2e/_config/size", "1"], v2: true)
 
         let config = directory.appendingPathComponent("cloud-config.yml")
@@ -91,7 +62,7 @@ final class EtcdDropInEndToEndTests: XCTestCase {
         XCTAssertEqual(environment["ETCD_NAME"], "coreos1", "the article's own lines are kept")
         XCTAssertEqual(environment["ETCD_ADDR"], "127.0.0.1:\(clientPort)")
 
-        try startEtcd("coreos1", environment: environment)
+        etcds.append(try HostEtcd("coreos1", environment: environment, in: directory))
         let client = "http://127.0.0.1:\(clientPort)"
         let members = try etcdctl(["--endpoints", client, "member", "list", "-w", "json"])
         let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(members.utf8)) as? [String: Any])

@@ -129,6 +129,20 @@ final class RecipeLoadingTests: RepositoryTestCase {
                              at: "recipes/etcd.yaml:4:1", "key 'build' is not allowed in recipe", "only recipes of kind source")
     }
 
+    func testDisabledUnitsAreUnitNamesOfDebianRecipes() throws {
+        let recipe = try load("etcd", "name: etcd\nkind: debian\npackages: [etcd-server]\ndisabled-units: [etcd.service, etcd@a\\x2db.socket]\n")
+        XCTAssertEqual(recipe.disabledUnits, ["etcd.service", "etcd@a\\x2db.socket"])
+        XCTAssertEqual(recipe.disabledUnitEntries.first?.location.description, "recipes/etcd.yaml:4:18")
+        XCTAssertEqual(try load("tools", "name: tools\nkind: debian\npackages: [kmod]\n").disabledUnits, [])
+        XCTAssertConfigError(try load("etcd", "name: etcd\nkind: debian\npackages: [etcd-server]\ndisabled-units: [etcd]\n"),
+                             at: "recipes/etcd.yaml:4:18", "'etcd' is not a valid systemd unit name", "ending in .service")
+        XCTAssertConfigError(try load("etcd", "name: etcd\nkind: debian\npackages: [etcd-server]\ndisabled-units: [a.service, a.service]\n"),
+                             at: "recipes/etcd.yaml:4:29", "'a.service' is listed twice in 'disabled-units'")
+        XCTAssertConfigError(try load("tool", "name: tool\nkind: files\nversion: '1'\ndisabled-units: [a.service]\n"),
+                             at: "recipes/tool.yaml:4:1", "key 'disabled-units' is not allowed in recipe",
+                             "only the units of Debian packages")
+    }
+
     func testNameMustEqualTheFileName() {
         XCTAssertConfigError(try load("etcd", "name: etcd2\nkind: debian\npackages: [etcd]\n"),
                              at: "recipes/etcd.yaml:1:7", "name 'etcd2' differs from the file name 'etcd'")

@@ -163,6 +163,39 @@ final class RootfsTreeTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: tree.path("etc/issue").path), "motd")
     }
 
+    func testDisabledUnitsLoseTheirLinksAndGetDisablePresets() throws {
+        let scratch = try Scratch()
+        let tree = RootfsTree(root: scratch.root)
+        for unit in ["etcd.service", "docker.service", "docker.socket", "ssh.service"] {
+            try scratch.write("usr/lib/systemd/system/\(unit)", "[Unit]\n")
+        }
+        let system = "etc/systemd/system"
+        for (link, target) in [("multi-user.target.wants/etcd.service", "/lib/systemd/system/etcd.service"),
+                               ("etcd2.service", "/lib/systemd/system/etcd.service"),
+                               ("multi-user.target.wants/docker.service", "/lib/systemd/system/docker.service"),
+                               ("sockets.target.requires/docker.service", "../docker.service"),
+                               ("sockets.target.wants/docker.socket", "/lib/systemd/system/docker.socket"),
+                               ("multi-user.target.wants/ssh.service", "/lib/systemd/system/ssh.service")] {
+            try FileManager.default.createDirectory(at: scratch.path("\(system)/\(link)").deletingLastPathComponent(),
+                                                    withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: scratch.path("\(system)/\(link)").path, withDestinationPath: target)
+        }
+        try tree.disableUnits(["etcd.service", "docker.service"])
+        let exists = { (link: String) in (try? FileManager.default.destinationOfSymbolicLink(atPath: scratch.path("\(system)/\(link)").path)) != nil }
+        XCTAssertFalse(exists("multi-user.target.wants/etcd.service"))
+        XCTAssertFalse(exists("etcd2.service"), "aliases go too, as with systemctl disable")
+        XCTAssertFalse(exists("multi-user.target.wants/docker.service"))
+        XCTAssertFalse(exists("sockets.target.requires/docker.service"))
+        XCTAssertTrue(exists("sockets.target.wants/docker.socket"), "other units stay enabled")
+        XCTAssertTrue(exists("multi-user.target.wants/ssh.service"))
+        XCTAssertEqual(try String(contentsOf: scratch.path(RootfsTree.disabledUnitsPreset), encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") }, ["disable etcd.service", "disable docker.service"],
+                       "first boot's preset-all must not enable them again")
+        XCTAssertThrowsError(try tree.disableUnits(["fleet.service"])) { error in
+            XCTAssertTrue("\(error)".contains("no unit fleet.service"), "\(error)")
+        }
+    }
+
     func testTimestampsAreClampedIncludingSymlinksAndTheRoot() throws {
         let scratch = try Scratch()
         try scratch.write("tree/etc/hostname", "coreos")
