@@ -18,24 +18,29 @@ cp -a recipes boards overlays VERSION "$scratch/repo/"
 ln -s "$PWD/Package.swift" "$scratch/repo/Package.swift"
 sed -i '/^  - etcd$/d; /^  - docker$/d' "$scratch/repo/boards/amd64-usr.yaml"
 
-build() {  # build NAME REPO → the output directory
-  "$CORESDK" build image --board amd64-usr --repo "$2" --output "$scratch/out-$1" --cache-dir "$scratch/cache" --json \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["outputDirectory"])'
+build() {  # build NAME REPO: a cold build (own cache) into $scratch/out-NAME, its report in $scratch/NAME.json
+  local start_ns=$(date +%s%N)
+  "$CORESDK" build image --board amd64-usr --repo "$2" --output "$scratch/out-$1" --cache-dir "$scratch/cache-$1" \
+    --json >"$scratch/$1.json" 2>/dev/null
+  echo $(( ($(date +%s%N) - start_ns) / 1000000 )) >"$scratch/$1.ms"
 }
-with=$(build with "$PWD")
-without=$(build without "$scratch/repo")
+build without "$scratch/repo"
+build with "$PWD"
 
-sizes() {  # sizes LABEL DIR
-  python3 - "$1" "$2" <<'PY'
+sizes() {  # sizes LABEL NAME
+  python3 - "$1" "$scratch/$2.json" "$(cat "$scratch/$2.ms")" <<'PY'
 import json, os, sys
-label, directory = sys.argv[1:3]
-usr = json.load(open(os.path.join(directory, "build.json")))["usr"]
-qcow2 = os.path.getsize(os.path.join(directory, "coreos_production_qemu_image.img"))
-print(f"{label:<34} /usr files {usr['contentBytes'] / 2**20:7.1f} MiB, /usr squashfs {usr['imageBytes'] / 2**20:6.1f} MiB, qcow2 {qcow2 / 2**20:6.1f} MiB")
+label, report, ms = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3])
+usr = report["usr"]
+qcow2 = os.path.getsize(os.path.join(report["outputDirectory"], "coreos_production_qemu_image.img"))
+print(f"{label:<34} cold build {ms / 1000:5.1f} s, /usr files {usr['contentBytes'] / 2**20:6.1f} MiB, "
+      f"/usr squashfs {usr['imageBytes'] / 2**20:6.1f} MiB, qcow2 {qcow2 / 2**20:6.1f} MiB")
 PY
 }
-sizes "without etcd and docker:" "$without"
-sizes "with etcd and docker (default):" "$with"
+sizes "without etcd and docker:" without
+sizes "with etcd and docker (default):" with
+with=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["outputDirectory"])' "$scratch/with.json")
+without=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["outputDirectory"])' "$scratch/without.json")
 
 ssh-keygen -q -t ed25519 -N "" -f "$scratch/key"
 ssh_cmd() { ssh -i "$scratch/key" -p "$port" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR core@127.0.0.1 "$@"; }

@@ -31,8 +31,8 @@ public struct QemuMachine: Sendable {
 
     /// One end of a link: `listen:PORT` waits for another machine, `connect:PORT` joins one; a host
     /// may be given (`connect:127.0.0.1:PORT`), 127.0.0.1 otherwise.
-    public struct Link: Sendable, Equatable, CustomStringConvertible {
-        public enum Role: String, Sendable, CaseIterable { case listen, connect }
+    public struct Link: Sendable, Equatable {
+        public enum Role: String, Sendable { case listen, connect }
         public var role: Role
         public var host: String
         public var port: Int
@@ -48,16 +48,11 @@ public struct QemuMachine: Sendable {
             self.host = parts.count == 3 ? parts[1] : "127.0.0.1"
             self.port = port
         }
-
-        public var description: String { "\(role.rawValue):\(host):\(port)" }
     }
 
     /// `52:54:00` (QEMU's prefix), `c0`, then the SSH port's two bytes.
     public static func defaultLinkMAC(sshPort: Int) -> String {
-        "52:54:00:c0:" + [sshPort >> 8 & 0xFF, sshPort & 0xFF].map { hex in
-            let digits = String(hex, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined(separator: ":")
+        String(format: "52:54:00:c0:%02x:%02x", sshPort >> 8 & 0xFF, sshPort & 0xFF)
     }
 
     public static func isMAC(_ text: String) -> Bool {

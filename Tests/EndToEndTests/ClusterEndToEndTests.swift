@@ -143,6 +143,8 @@ final class ClusterEndToEndTests: XCTestCase {
         try first.ssh("sudo systemctl start hello.service")
         let printed = try eventually(first, "test $(sudo journalctl -u hello.service -o cat | grep -c '^Hello World$') -ge 3 && docker ps --format '{{.Names}} {{.Image}}'")
         XCTAssertEqual(printed, "hello busybox", "hello runs from the imported image")
+        XCTAssertEqual(try first.ssh("docker inspect --format '{{.AppArmorProfile}}' hello").trimmingCharacters(in: .whitespacesAndNewlines),
+                       "docker-default", "containers are confined by docker's AppArmor profile")
         let count = { try Int(first.ssh("sudo journalctl -u hello.service -o cat | grep -c '^Hello World$'").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
         let before = try count()
         Thread.sleep(forTimeInterval: 5)
