@@ -94,12 +94,17 @@ final class ClusterEndToEndTests: XCTestCase {
         return token
     }
 
+    /// What `command` prints as core on `machine`, without the trailing newline.
+    func output(_ machine: BootedMachine, _ command: String, timeout: TimeInterval = 120) throws -> String {
+        try machine.ssh(command, timeout: timeout).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Runs `command` until it succeeds: etcd answers only once its cluster has formed.
     func eventually(_ machine: BootedMachine, _ command: String, timeout: TimeInterval = 300) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         var last: Error?
         repeat {
-            do { return try machine.ssh(command).trimmingCharacters(in: .whitespacesAndNewlines) } catch { last = error }
+            do { return try output(machine, command) } catch { last = error }
             Thread.sleep(forTimeInterval: 5)
         } while Date() < deadline
         throw last ?? NSError(domain: "cluster", code: 1)
@@ -122,7 +127,7 @@ final class ClusterEndToEndTests: XCTestCase {
         let first = try boot(1, token: token, docker: true, links: ["listen:\(link)"])
         let second = try boot(2, token: token, docker: true, links: ["connect:\(link)"])
 
-        XCTAssertEqual(try first.ssh("hostname", timeout: 400).trimmingCharacters(in: .whitespacesAndNewlines), "coreos1")
+        XCTAssertEqual(try output(first, "hostname", timeout: 400), "coreos1")
         XCTAssertTrue(try second.ssh("ip -4 -br address", timeout: 400).contains("192.168.100.12/24"), "the static address from write_files")
         // The article's commands, typed as shown.
         XCTAssertEqual(try eventually(first, "etcdctl set /message Hello"), "Hello")
@@ -134,7 +139,7 @@ final class ClusterEndToEndTests: XCTestCase {
 
         // Docker as core, without sudo: an image imported from the machine's own busybox, then the
         // article's hello.service.
-        XCTAssertTrue(try first.ssh("id -nG").split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.contains("docker"))
+        XCTAssertTrue(try output(first, "id -nG").split(separator: " ").contains("docker"))
         try first.ssh("""
             set -e; d=$(mktemp -d); mkdir "$d/bin"; cp /usr/bin/busybox "$d/bin/"
             for tool in sh echo sleep; do ln -s busybox "$d/bin/$tool"; done
@@ -143,18 +148,18 @@ final class ClusterEndToEndTests: XCTestCase {
         try first.ssh("sudo systemctl start hello.service")
         let printed = try eventually(first, "test $(sudo journalctl -u hello.service -o cat | grep -c '^Hello World$') -ge 3 && docker ps --format '{{.Names}} {{.Image}}'")
         XCTAssertEqual(printed, "hello busybox", "hello runs from the imported image")
-        XCTAssertEqual(try first.ssh("docker inspect --format '{{.AppArmorProfile}}' hello").trimmingCharacters(in: .whitespacesAndNewlines),
-                       "docker-default", "containers are confined by docker's AppArmor profile")
-        let count = { try Int(first.ssh("sudo journalctl -u hello.service -o cat | grep -c '^Hello World$'").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
+        XCTAssertEqual(try output(first, "docker inspect --format '{{.AppArmorProfile}}' hello"), "docker-default",
+                       "containers are confined by docker's AppArmor profile")
+        let count = { try Int(self.output(first, "sudo journalctl -u hello.service -o cat | grep -c '^Hello World$'")) ?? 0 }
         let before = try count()
         Thread.sleep(forTimeInterval: 5)
         XCTAssertGreaterThan(try count(), before, "it keeps printing Hello World")
 
         // fleet is not in the image: reported, and the boot goes on with no failed unit.
         for machine in [first, second] {
-            XCTAssertTrue(try machine.ssh("sudo journalctl -b -o cat | grep -c 'Unit fleet.service not found' || true")
-                .trimmingCharacters(in: .whitespacesAndNewlines) != "0", "the missing fleet.service is in the journal")
-            XCTAssertEqual(try machine.ssh("systemctl list-units --failed --no-legend --plain").trimmingCharacters(in: .whitespacesAndNewlines), "")
+            XCTAssertEqual(try output(machine, "sudo journalctl -b -o cat | grep -q 'Unit fleet.service not found' && echo reported"),
+                           "reported", "the missing fleet.service is in the journal")
+            XCTAssertEqual(try output(machine, "systemctl list-units --failed --no-legend --plain"), "")
         }
     }
 
