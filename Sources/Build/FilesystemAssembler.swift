@@ -47,13 +47,7 @@ struct FilesystemAssembler {
         let packages = try DebianPackageDatabase.installedPackages(
             statusFile: tree.path("var/lib/dpkg/status"))
         for component in components { try tree.install(tree: component) }
-        for recipe in plan.recipes {
-            for unit in recipe.disabledUnitEntries where !tree.hasUnit(unit.value) {
-                throw ConfigError(location: unit.location,
-                                  message: "disabled-units: no package of the image installed a unit \(unit.value)")
-            }
-        }
-        try tree.disableUnits(plan.recipes.flatMap(\.disabledUnits))
+        try Self.disableUnits(of: plan.recipes, in: tree)
         for overlay in plan.overlays { try tree.apply(overlay: overlay) }
         try brand(tree)
         let boot = try prepareBoot(tree, entry: entry, progress: progress)
@@ -83,6 +77,18 @@ struct FilesystemAssembler {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(manifest).write(to: entry.appendingPathComponent(FilesystemManifest.fileName))
+    }
+
+    /// Turns off every recipe's `disabled-units`; a unit the image does not have is refused at the
+    /// line that names it.
+    static func disableUnits(of recipes: [Recipe], in tree: RootfsTree) throws {
+        for recipe in recipes {
+            for unit in recipe.disabledUnitEntries where !tree.hasUnit(unit.value) {
+                throw ConfigError(location: unit.location,
+                                  message: "disabled-units: no package of the image installed a unit \(unit.value)")
+            }
+        }
+        try tree.disableUnits(recipes.flatMap(\.disabledUnits))
     }
 
     /// os-release and CoreOS's release files carry the build's version and board.

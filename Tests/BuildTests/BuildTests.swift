@@ -172,6 +172,22 @@ final class ComponentBuilderTests: XCTestCase {
         XCTAssertNotEqual(key, try ComponentBuilder(recipe: recipe, dependencyKeys: ["d1"], architecture: "amd64").cacheKey())
     }
 
+    func testDisabledUnitsMissingFromTheImageAreRefusedAtTheirLine() throws {
+        let scratch = try Scratch()
+        try scratch.write("repo/recipes/etcd.yaml", "name: etcd\nkind: debian\npackages: [etcd-server]\ndisabled-units:\n  - etcd.service\n  - etcd3.service\n")
+        let recipe = try RecipeRepository(root: scratch.path("repo")).loadRecipe(named: "etcd")
+        let tree = RootfsTree(root: scratch.path("rootfs"))
+        try scratch.write("rootfs/usr/lib/systemd/system/etcd.service", "[Unit]\n")
+        XCTAssertThrowsError(try FilesystemAssembler.disableUnits(of: [recipe], in: tree)) { error in
+            XCTAssertEqual("\(error)", "recipes/etcd.yaml:6:5: disabled-units: no package of the image installed a unit etcd3.service")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tree.path(RootfsTree.disabledUnitsPreset).path),
+                       "nothing is changed before every unit is found")
+        try scratch.write("rootfs/usr/lib/systemd/system/etcd3.service", "[Unit]\n")
+        try FilesystemAssembler.disableUnits(of: [recipe], in: tree)
+        XCTAssertTrue(try String(contentsOf: tree.path(RootfsTree.disabledUnitsPreset), encoding: .utf8).contains("disable etcd3.service"))
+    }
+
     func testAFailingBuildNamesTheRecipeFileAndShowsTheOutput() throws {
         let scratch = try Scratch()
         let recipe = try makeRecipe(in: scratch, script: "echo 'hello.c:1: syntax error' >&2\nexit 3")
