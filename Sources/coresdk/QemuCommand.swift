@@ -37,8 +37,8 @@ struct QemuCommand: ParsableCommand {
 
     @Option(name: .customLong("link"), help: ArgumentHelp(
         "A second NIC linked to other machines on this host: listen:PORT (the first machine) or connect:PORT (the others). Repeat it to link one machine to several; they share one network.",
-        valueName: "listen:PORT|connect:PORT"))
-    var links: [String] = []
+        valueName: "listen:PORT|connect:PORT"), transform: QemuMachine.Link.init(parsing:))
+    var links: [QemuMachine.Link] = []
 
     @Option(help: "The second NIC's MAC address (default: 52:54:00:c0 and the SSH port's two bytes).")
     var linkMac: String?
@@ -53,9 +53,6 @@ struct QemuCommand: ParsableCommand {
         guard (1...65535).contains(sshPort) else { throw ValidationError("--ssh-port must be 1-65535, got \(sshPort)") }
         guard memory >= 256 else { throw ValidationError("--memory must be at least 256 MiB, got \(memory)") }
         guard cpus >= 1 else { throw ValidationError("--cpus must be at least 1, got \(cpus)") }
-        for link in links {
-            do { _ = try QemuMachine.Link(parsing: link) } catch { throw ValidationError("--link: \(error)") }
-        }
         if let linkMac, !QemuMachine.isMAC(linkMac) {
             throw ValidationError("--link-mac: '\(linkMac)' is not a MAC address like 52:54:00:12:34:56")
         }
@@ -68,7 +65,7 @@ struct QemuCommand: ParsableCommand {
         machine.serialLog = serialLog.map { URL(fileURLWithPath: $0).standardizedFileURL }
         machine.memoryMiB = memory
         machine.cpus = cpus
-        machine.links = try links.map(QemuMachine.Link.init(parsing:))
+        machine.links = links
         machine.linkMAC = linkMac
         machine.extraArguments = qemuArguments
         if accel != .auto { machine.useKVM = accel == .kvm }
