@@ -25,20 +25,25 @@ public struct BuildCache: Sendable {
         let scratch = try makeScratchDirectory(for: stage)
         do {
             try produce(scratch)
-            let destination = entry(stage: stage, key: key)
-            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(),
-                                                    withIntermediateDirectories: true)
-            do {
-                try AtomicFile.commit(scratch, to: destination)
-            } catch where lookup(stage: stage, key: key) != nil {
-                // Another build sharing the cache finished the same entry first; equal keys, equal content.
-                try? FileManager.default.removeItem(at: scratch)
-            }
-            return (destination, false)
+            return (try commit(scratch, stage: stage, key: key), false)
         } catch {
             try? FileManager.default.removeItem(at: scratch)
             throw error
         }
+    }
+
+    /// Renames a finished scratch directory into place as the entry for `key`.
+    public func commit(_ scratch: URL, stage: String, key: String) throws -> URL {
+        let destination = entry(stage: stage, key: key)
+        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        do {
+            try AtomicFile.commit(scratch, to: destination)
+        } catch where lookup(stage: stage, key: key) != nil {
+            // Another build sharing the cache finished the same entry first; equal keys, equal content.
+            try? FileManager.default.removeItem(at: scratch)
+        }
+        return destination
     }
 
     /// A fresh directory under `<root>/tmp`, on the same filesystem as the entries so the final
@@ -52,13 +57,15 @@ public struct BuildCache: Sendable {
 
     /// Removes scratch directories left by builds that were killed; only those of processes
     /// that no longer run, so two builds may share a cache.
-    public func removeAbandonedScratch() {
+    /// A rootless build's scratch may hold files owned by subordinate ids; `namespace` removes those.
+    public func removeAbandonedScratch(using namespace: UserNamespace? = nil) {
         let tmp = root.appendingPathComponent("tmp")
         for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? [] {
             let parts = name.split(separator: "-")
             guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]),
                   kill(pid, 0) != 0 else { continue }
-            try? FileManager.default.removeItem(at: tmp.appendingPathComponent(name))
+            let url = tmp.appendingPathComponent(name)
+            if let namespace { namespace.removeTree(url) } else { try? FileManager.default.removeItem(at: url) }
         }
     }
 }

@@ -39,6 +39,9 @@ public struct BuildReport: Codable, Sendable {
     public var verity: Verity
     public var usr: UsrFilesystem
     public var files: [OutputFile]
+    /// Locked Debian versions the mirror no longer had (`locked` → `installed`); empty when the
+    /// lock was honoured.
+    public var debianLockDrift: [LockDrift]
     public var cache: CacheSummary
     public var timings: [ProgressReporter.StepTiming]
     public var totalSeconds: Double

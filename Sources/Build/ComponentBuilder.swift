@@ -7,14 +7,12 @@ import Support
 /// (DebianBootstrap installs them all in one transaction).
 public struct ComponentBuilder: Sendable {
     public let recipe: Recipe
-    public let dependencyKeys: [String]
     public let architecture: String
-    /// Built by `buildSwiftProducts()`: product name → binary.
-    public private(set) var swiftProducts: [String: URL] = [:]
+    /// The recipe's `swift-products`, built before `build` runs: product name → binary.
+    public var swiftProducts: [String: URL] = [:]
 
-    public init(recipe: Recipe, dependencyKeys: [String], architecture: String) {
+    public init(recipe: Recipe, architecture: String) {
         self.recipe = recipe
-        self.dependencyKeys = dependencyKeys
         self.architecture = architecture
     }
 
@@ -24,49 +22,15 @@ public struct ComponentBuilder: Sendable {
     /// Debian recipes only name packages; source builds and recipes with files make a tree.
     public static func producesTree(_ recipe: Recipe) -> Bool { recipe.kind == .source || !recipe.files.isEmpty }
 
-    /// Everything that can change the tree: the recipe text, every file in its folder (names,
-    /// modes, contents), the dependencies' keys and the target architecture.
-    public func cacheKey() throws -> String {
-        var key = ContentKey("component-v1")
+    /// What the tree is made of: the recipe text, every file in its folder (names, modes,
+    /// contents) and the target architecture.
+    func addInputs(to key: inout ContentKey) throws {
         key.add("recipe", recipe.text)
         key.add("arch", architecture)
-        for (index, dependency) in dependencyKeys.enumerated() { key.add("dep\(index)", dependency) }
-        for product in recipe.swiftProducts {
-            guard let binary = swiftProducts[product] else {
-                throw SupportError("\(recipe.fileURL.path): Swift product '\(product)' has not been built")
-            }
-            key.add("swift-product:\(product)", try Digests.sha256(file: binary))
-        }
         for (relative, url) in try filesInRecipeFolder() {
             var info = stat()
             lstat(url.path, &info)
             key.add("file:\(relative):\(info.st_mode & 0o777)", try Digests.sha256(file: url))
-        }
-        return key.value
-    }
-
-    /// Builds the recipe's `swift-products` from the package the recipes belong to. SwiftPM's own
-    /// incremental build (in `.build/recipe-products`) makes this quick when nothing changed, and the
-    /// binaries' digests, not their sources, key the component.
-    public mutating func buildSwiftProducts() throws {
-        guard !recipe.swiftProducts.isEmpty else { return }
-        // The package next to `recipes/`; a tree that links Package.swift builds in the linked checkout.
-        let manifest = recipe.fileURL.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Package.swift")
-        guard FileManager.default.fileExists(atPath: manifest.path) else {
-            throw SupportError("\(recipe.fileURL.path): swift-products are built from coresdk's Swift package, but \(manifest.deletingLastPathComponent().path) has no Package.swift")
-        }
-        let packageRoot = manifest.resolvingSymlinksInPath().deletingLastPathComponent()
-        let scratch = packageRoot.appendingPathComponent(".build/recipe-products")
-        let common = ["swift", "build", "-c", "release", "--static-swift-stdlib", "--package-path", packageRoot.path,
-                      "--scratch-path", scratch.path, "-Xlinker", "--strip-all"]
-        for product in recipe.swiftProducts {
-            do {
-                try Command.run(common + ["--product", product])
-            } catch let failure as CommandFailure {
-                throw SupportError("\(recipe.fileURL.path): swift build of product '\(product)' failed: exit status \(failure.status)\n\(failure.standardError)")
-            }
-            swiftProducts[product] = scratch.appendingPathComponent("release/\(product)")
         }
     }
 

@@ -25,6 +25,12 @@ public struct DebianBootstrap: Sendable {
             throw SupportError("no Debian apt source found in /etc/apt; mmdebstrap needs the host's mirror")
         }
 
+        /// Sources given by the board or `--apt-source` (one-line `deb URL SUITE COMPONENTS` entries),
+        /// e.g. a snapshot mirror, a dated archive of Debian where a lock's versions stay available.
+        public static func lines(_ lines: [String]) throws -> AptSources {
+            AptSources(fileName: "coresdk.list", text: lines.joined(separator: "\n") + "\n", suite: try hostSuite())
+        }
+
         static func hostSuite() throws -> String {
             let osRelease = try String(contentsOfFile: "/etc/os-release", encoding: .utf8)
             for line in osRelease.split(separator: "\n") where line.hasPrefix("VERSION_CODENAME=") {
@@ -54,15 +60,45 @@ public struct DebianBootstrap: Sendable {
         "path-include=/usr/share/doc/*/copyright", "path-exclude=/usr/share/lintian/*",
     ]
 
-    public var cacheKey: String {
-        var key = ContentKey("debian-bootstrap-v1")
+    /// The tools this stage runs: mmdebstrap drives the host's apt.
+    public static let tools = ["mmdebstrap", "apt-get"]
+
+    /// What the package set is made of: the request, the pinned versions and where they come from.
+    /// Seeds nothing but cache keys; equal inputs install equal trees.
+    public var inputKey: String {
+        var key = ContentKey("debian-bootstrap-v2")
         key.add("packages", packages.joined(separator: " "))
-        key.add("lock", lock.serialized)
+        key.add("lock", lock.packages.map { "\($0.name)=\($0.version)" }.joined(separator: "\n"))
         key.add("sources", sources.text)
         key.add("suite", sources.suite)
         key.add("arch", architecture)
         key.add("dpkg", Self.dpkgOptions.joined(separator: " "))
         return key.value
+    }
+
+    /// The same bootstrap with `lock` pinned instead, e.g. the versions a drifted build installed.
+    public func pinning(_ lock: PackageLock) -> DebianBootstrap {
+        DebianBootstrap(packages: packages, lock: lock, sources: sources, architecture: architecture)
+    }
+
+    /// Locked versions the mirror no longer lists (checked against apt's index, not by installing).
+    func unavailableLockedVersions(scratch: URL) throws -> [LockDrift] {
+        let index = AptIndex(sources: sources, architecture: architecture)
+        let available = try index.availableVersions(of: lock.packages.map(\.name), scratch: scratch)
+        return lock.packages.compactMap { package in
+            let offered = available[package.name] ?? []
+            guard !offered.contains(package.version) else { return nil }
+            return LockDrift(name: package.name, locked: package.version,
+                             installed: offered.sorted().last ?? "(not in the mirror)")
+        }
+    }
+
+    /// The packages a bootstrap tarball holds, from its dpkg status file.
+    public static func installedPackages(in tarball: URL) throws -> [InstalledPackage] {
+        guard let status = try ArchiveExtractor(archive: tarball).contents(of: "./var/lib/dpkg/status") else {
+            throw SupportError("\(tarball.path) has no ./var/lib/dpkg/status")
+        }
+        return DebianPackageDatabase.parseStatus(String(decoding: status, as: UTF8.self))
     }
 
     /// apt preferences that pin every locked package to its locked version: apt still resolves
@@ -125,17 +161,26 @@ public struct PackageLock: Sendable, Equatable {
 
     /// Locked packages that were installed at another version: the mirror no longer has the
     /// locked one. Packages that are no longer installed at all are simply dropped from the lock.
-    public func drift(from installed: [InstalledPackage]) -> [(name: String, locked: String, installed: String)] {
+    public func drift(from installed: [InstalledPackage]) -> [LockDrift] {
         let installedVersions = Dictionary(installed.map { ($0.name, $0.version) }, uniquingKeysWith: { a, _ in a })
         return packages.compactMap { package in
             guard let now = installedVersions[package.name], now != package.version else { return nil }
-            return (package.name, package.version, now)
+            return LockDrift(name: package.name, locked: package.version, installed: now)
         }
     }
 
     public var serialized: String {
-        "# Debian package versions resolved by coresdk; later builds install exactly these.\n"
-            + "# Delete a line (or build with --update-lock) to let apt choose again.\n"
+        "# Debian package versions resolved by coresdk; later builds install these while the mirror has them\n"
+            + "# (--locked: or fail). Delete a line (or build with --update-lock) to let apt choose again.\n"
             + packages.map { "\($0.name)=\($0.version)" }.joined(separator: "\n") + "\n"
     }
+}
+
+/// A locked Debian version the build could not install, and what it installed instead.
+public struct LockDrift: Sendable, Codable, Equatable {
+    public let name: String
+    public let locked: String
+    public let installed: String
+
+    public var description: String { "\(name): \(locked) → \(installed)" }
 }

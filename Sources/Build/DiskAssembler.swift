@@ -59,7 +59,8 @@ public struct DiskManifest: Codable, Sendable {
     }
 }
 
-/// Writes the GPT, copies each filesystem image into its partition, converts to qcow2 and
+/// Writes the GPT, copies each filesystem image into its partition, converts to qcow2 (when the
+/// board's outputs have it) and
 /// records digests (once, here, so a warm build need not read gigabytes again).
 struct DiskAssembler {
     static let rawName = "disk.bin", qcow2Name = "disk.qcow2"
@@ -78,18 +79,21 @@ struct DiskAssembler {
                                          into: raw, partition: placed)
             }
         }
-        let qcow2 = entry.appendingPathComponent(Self.qcow2Name)
         // SHA-512 has no CPU instructions here and dominates; each digest gets its own core.
         let digests = try progress.detail("sha256 and sha512 of the raw disk") {
             try inParallel({ try Digests.sha256(file: raw) }, { try Digests.sha512(file: raw) })
         }
-        let qcow2Digest = try progress.detail("qcow2 conversion") {
-            try QCOW2.convert(raw: raw, to: qcow2)
-            return try Digests.sha256(file: qcow2)
+        var qcow2Bytes: UInt64 = 0, qcow2Digest = ""
+        if board.outputs.contains(.qcow2) {
+            let qcow2 = entry.appendingPathComponent(Self.qcow2Name)
+            qcow2Digest = try progress.detail("qcow2 conversion") {
+                try QCOW2.convert(raw: raw, to: qcow2)
+                return try Digests.sha256(file: qcow2)
+            }
+            qcow2Bytes = try fileSize(qcow2)
         }
-        let manifest = DiskManifest(rawBytes: layout.totalBytes, rawSHA256: digests.0,
-                                    rawSHA512: digests.1, qcow2Bytes: try fileSize(qcow2),
-                                    qcow2SHA256: qcow2Digest)
+        let manifest = DiskManifest(rawBytes: layout.totalBytes, rawSHA256: digests.0, rawSHA512: digests.1,
+                                    qcow2Bytes: qcow2Bytes, qcow2SHA256: qcow2Digest)
         try JSONEncoder().encode(manifest).write(to: entry.appendingPathComponent(DiskManifest.fileName))
     }
 }

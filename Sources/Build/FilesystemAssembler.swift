@@ -25,16 +25,66 @@ public struct FilesystemManifest: Codable, Sendable {
     }
 }
 
+/// One filesystems stage as a value, so a rootless build can run it in a child process that is
+/// root of a user namespace (`coresdk build filesystems-job FILE`); as root it runs in-process.
+public struct FilesystemJob: Codable, Sendable {
+    public var repository: String
+    public var board: String
+    public var version: String
+    public var epoch: Int
+    public var seed: String
+    public var debianTarball: String
+    public var components: [String]
+    public var entry: String
+    public var quiet: Bool
+
+    static let fileName = "filesystems-job.json"
+
+    /// Runs the job here when root, else in a user namespace through the running coresdk.
+    func run(in namespace: UserNamespace?, scratch cache: BuildCache) throws {
+        guard let namespace else { return try assemble() }
+        let directory = try cache.makeScratchDirectory(for: "job")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent(Self.fileName)
+        try JSONEncoder().encode(self).write(to: file)
+        do {
+            try namespace.run([CodeIdentity.executable.path, "build", "filesystems-job", file.path])
+        } catch let failure as CommandFailure {
+            throw SupportError("assembling the filesystems as root of a user namespace failed (exit status \(failure.status))")
+        }
+    }
+
+    /// Loads the job a parent wrote and assembles it (the child's side).
+    public static func assemble(jobFile: URL) throws {
+        try JSONDecoder().decode(FilesystemJob.self, from: Data(contentsOf: jobFile)).assemble()
+    }
+
+    func assemble() throws {
+        let repository = RecipeRepository(root: URL(fileURLWithPath: self.repository))
+        let board = try repository.loadBoard(named: self.board)
+        let assembler = FilesystemAssembler(board: board, plan: try repository.plan(board: board),
+                                            partitions: try DiskPlanner.partitionSpecs(for: board),
+                                            version: version, clock: BuildClock(epoch: epoch), seed: seed)
+        try assembler.assemble(debianTarball: URL(fileURLWithPath: debianTarball),
+                               components: components.map { URL(fileURLWithPath: $0) },
+                               into: URL(fileURLWithPath: entry),
+                               progress: ProgressReporter(totalSteps: 0, quiet: quiet))
+    }
+}
+
 /// Assembles the rootfs from the Debian tarball, components and overlays, then makes every
 /// partition's filesystem image. Two independent halves (/usr + verity, and ESP/ROOT/OEM) run
 /// in parallel on the two cores.
 struct FilesystemAssembler {
+    /// The /usr partition image (filesystem + verity, sized to the partition) in the cache entry.
+    static let usrImageName = "usr.img"
     let board: Board
     let plan: BuildPlan
     let partitions: [DiskPlanner.Partition]
     let version: String
     let clock: BuildClock
-    let key: String
+    /// The stage's input key: seeds filesystem UUIDs, the verity salt and the ESP's volume ID.
+    let seed: String
 
     func assemble(debianTarball: URL, components: [URL], into entry: URL,
                   progress: ProgressReporter) throws {
@@ -135,7 +185,7 @@ struct FilesystemAssembler {
         guard let slot = partitions.first(where: { $0.role == .usr && $0.isPrimaryUsr }) else {
             throw SupportError("\(board.fileURL.path): the layout has no partition with 'filesystem: usr'")
         }
-        let image = entry.appendingPathComponent("usr.img")
+        let image = entry.appendingPathComponent(Self.usrImageName)
         let contentBytes = try RootfsTree(root: usrTree).apparentSize()
         let fsType = board.usr.filesystem
         let fsBytes: UInt64 = try progress.detail("mkfs \(fsType.rawValue) /usr") {
@@ -144,14 +194,14 @@ struct FilesystemAssembler {
                 return try makeSquashfs(image: image, from: usrTree, clock: clock,
                                         compression: board.usr.compression ?? "zstd:9")
             case .erofs:
-                return try makeErofs(image: image, from: usrTree, clock: clock, uuid: stableUUID("\(key)/usr"),
+                return try makeErofs(image: image, from: usrTree, clock: clock, uuid: stableUUID("\(seed)/usr"),
                                      compression: board.usr.compression ?? "lz4hc")
             }
         }
         let verity = try progress.detail("dm-verity hash tree for /usr") {
             try Verity.format(image: image, dataBytes: fsBytes,
-                              salt: String(Digests.sha256("\(key)/verity-salt").prefix(64)),
-                              uuid: stableUUID("\(key)/verity"))
+                              salt: String(Digests.sha256("\(seed)/verity-salt").prefix(64)),
+                              uuid: stableUUID("\(seed)/verity"))
         }
         let available = slot.spec.sizeBytes
         let used = try FileManager.default.attributesOfItem(atPath: image.path)[.size] as! UInt64
@@ -181,8 +231,8 @@ struct FilesystemAssembler {
             let populate = spec.label == "ROOT" ? rootTree : nil
             try progress.detail("mkfs ext4 \(spec.label)") {
                 try makeExt4(image: image, sizeBytes: spec.sizeBytes, label: partition.filesystemLabel,
-                             uuid: stableUUID("\(key)/\(spec.label)"),
-                             hashSeed: stableUUID("\(key)/\(spec.label)/hash-seed"),
+                             uuid: stableUUID("\(seed)/\(spec.label)"),
+                             hashSeed: stableUUID("\(seed)/\(spec.label)/hash-seed"),
                              populateFrom: populate, clock: clock)
             }
             images[String(spec.number)] = image.lastPathComponent
@@ -203,7 +253,7 @@ struct FilesystemAssembler {
             try RootfsTree(root: espTree).clampTimestamps(to: clock.epoch)
             try progress.detail("mkfs vfat \(spec.label)") {
                 try makeVfat(image: image, sizeBytes: spec.sizeBytes, label: partition.filesystemLabel,
-                             volumeID: UInt32(truncatingIfNeeded: Int(Digests.sha256("\(key)/esp").prefix(8), radix: 16)!),
+                             volumeID: UInt32(truncatingIfNeeded: Int(Digests.sha256("\(seed)/esp").prefix(8), radix: 16)!),
                              populateFrom: espTree, clock: clock)
             }
             images[String(spec.number)] = image.lastPathComponent

@@ -13,11 +13,17 @@ public struct ImageRequest: Sendable {
     public var outputRoot: URL
     public var cacheDirectory: URL
     public var clock: BuildClock
+    /// Let apt choose every Debian version again (the lock is rewritten).
     public var updateLock: Bool
+    /// Refuse, before installing anything, when the mirror no longer has a locked version.
+    public var locked: Bool
+    /// apt source lines replacing the host's (a snapshot mirror); empty: the host's apt sources.
+    public var aptSources: [String]
     public var quiet: Bool
 
     public init(repository: URL, board: String, version: String, outputRoot: URL, cacheDirectory: URL,
-                clock: BuildClock, updateLock: Bool = false, quiet: Bool = false) {
+                clock: BuildClock, updateLock: Bool = false, locked: Bool = false, aptSources: [String] = [],
+                quiet: Bool = false) {
         self.repository = repository
         self.board = board
         self.version = version
@@ -25,69 +31,54 @@ public struct ImageRequest: Sendable {
         self.cacheDirectory = cacheDirectory
         self.clock = clock
         self.updateLock = updateLock
+        self.locked = locked
+        self.aptSources = aptSources
         self.quiet = quiet
     }
 }
 
-/// coresdk's own version; part of every cache key so a new coresdk never reuses old results.
+/// coresdk's release version, written into version.txt (cache keys use the executable's digest).
 public let coresdkVersion = "0.1.0"
 
-/// Builds a board's image: validate → Debian packages → components → rootfs → filesystems →
-/// GPT disk → qcow2 → output directory. Each stage is cached by the content of its inputs.
+/// Executes an ImagePlan: Debian packages → components → rootfs and filesystems → GPT disk (and
+/// qcow2) → output directory. Each stage is cached under its plan key; the stages that must own
+/// files as other users run as root of a user namespace when coresdk itself is not root.
 public struct ImageBuilder {
-    public let request: ImageRequest
+    public let plan: ImagePlan
 
-    public init(request: ImageRequest) { self.request = request }
+    public init(plan: ImagePlan) { self.plan = plan }
+
+    public init(request: ImageRequest) throws { plan = try ImagePlan.resolve(request) }
 
     public func build() throws -> BuildReport {
         let start = Date()
-        let repository = RecipeRepository(root: request.repository)
-        let board = try repository.loadBoard(named: request.board)
-        let plan = try repository.plan(board: board)
-        let naming = OutputNaming(prefix: board.imagePrefix)
-        let partitions = try DiskPlanner.partitionSpecs(for: board)
-        _ = try ReleaseFiles.versionText(prefix: board.imagePrefix, version: request.version,
-                                         board: board.name, sdkVersion: coresdkVersion)
+        let request = plan.request
+        // Checked first, so a user without subordinate ids learns it before a minute of work.
+        let namespace = UserNamespace.isRoot ? nil : try UserNamespace.forCurrentUser()
         let cache = BuildCache(root: request.cacheDirectory)
-        cache.removeAbandonedScratch()
-        let progress = ProgressReporter(totalSteps: 4 + plan.recipes.filter(ComponentBuilder.producesTree).count,
-                                        quiet: request.quiet)
+        cache.removeAbandonedScratch(using: namespace)
+        let progress = ProgressReporter(totalSteps: 4 + plan.componentRecipes.count, quiet: request.quiet)
         var hits: [String] = [], misses: [String] = []
         func record(_ name: String, _ cached: Bool) { if cached { hits.append(name) } else { misses.append(name) } }
 
         // 1. Debian packages, one transaction for the whole board.
-        let lockURL = request.repository.appendingPathComponent("boards/\(board.name).lock")
-        let lock = request.updateLock ? PackageLock(packages: []) : try PackageLock.load(lockURL)
-        let debianPackages = plan.recipes.filter { $0.kind == .debian }.flatMap(\.packages)
-        let bootstrap = DebianBootstrap(packages: debianPackages, lock: lock,
-                                        sources: try .fromHost(), architecture: board.arch.rawValue)
-        let debianKey = bootstrap.cacheKey
-        let debian = try progress.step("debian packages (\(bootstrap.packages.count) requested)") {
-            let result = try cache.fetch(stage: "debian", key: debianKey) { scratch in
-                try bootstrap.run(into: scratch.appendingPathComponent("rootfs.tar"),
-                                  scratch: scratch, clock: request.clock)
-            }
-            record("debian", result.cached)
-            return (result.url, result.cached)
-        }
+        let (plan, debian, drift) = try installDebianPackages(cache: cache, progress: progress)
+        record("debian", drift.cached)
 
         // 2. Components from source and plain-file recipes, dependencies first.
-        var componentKeys: [String: String] = [:]
-        var componentTrees: [(Recipe, URL)] = []
-        for recipe in plan.recipes {
-            let dependencyKeys = plan.dependencyClosure(of: recipe.name).compactMap { componentKeys[$0] }
-            var builder = ComponentBuilder(recipe: recipe, dependencyKeys: [debianKey] + dependencyKeys,
-                                           architecture: board.arch.rawValue)
-            if !recipe.swiftProducts.isEmpty {
-                try progress.detail("swift build \(recipe.swiftProducts.joined(separator: ", ")) (release, static stdlib)") {
-                    try builder.buildSwiftProducts()
-                }
-            }
-            let key = try builder.cacheKey()
-            componentKeys[recipe.name] = key
-            guard builder.producesTree else { continue }
+        var componentTrees: [URL] = []
+        for recipe in plan.componentRecipes {
+            let key = plan.keys.components[recipe.name]!.cache
             let tree = try progress.step("component \(recipe.name) \(recipe.version ?? "")") {
                 let result = try cache.fetch(stage: "component", key: key) { scratch in
+                    var builder = ComponentBuilder(recipe: recipe, architecture: plan.board.arch.rawValue)
+                    if !recipe.swiftProducts.isEmpty {
+                        builder.swiftProducts = try progress.detail("swift build \(recipe.swiftProducts.joined(separator: ", ")) (release, static stdlib)") {
+                            try SwiftProducts.build(for: recipe, packageRoot: SwiftProducts.packageRoot(of: request.repository),
+                                                    scratch: cache.root.appendingPathComponent("swift-build"),
+                                                    into: try cache.makeScratchDirectory(for: "products-\(recipe.name)"))
+                        }
+                    }
                     try builder.build(into: scratch.appendingPathComponent("destdir"),
                                       scratch: try cache.makeScratchDirectory(for: "work-\(recipe.name)"),
                                       clock: request.clock)
@@ -95,39 +86,29 @@ public struct ImageBuilder {
                 record("component:\(recipe.name)", result.cached)
                 return (result.url.appendingPathComponent("destdir"), result.cached)
             }
-            componentTrees.append((recipe, tree))
+            componentTrees.append(tree)
         }
 
-        // 3. Rootfs and filesystems, keyed by everything that goes into them.
-        var fsKey = ContentKey("filesystems-v1")
-        fsKey.add("coresdk", coresdkVersion)
-        fsKey.add("board", board.text)
-        fsKey.add("version", request.version)
-        fsKey.add("epoch", String(request.clock.epoch))
-        for recipe in plan.recipes { fsKey.add("recipe:\(recipe.name)", componentKeys[recipe.name]!) }
-        for overlay in plan.overlays { fsKey.add("overlay:\(overlay.lastPathComponent)", try TreeDigest.digest(of: overlay)) }
-        let filesystemsKey = fsKey.value
-        let assembler = FilesystemAssembler(board: board, plan: plan, partitions: partitions,
-                                            version: request.version, clock: request.clock, key: filesystemsKey)
+        // 3. Rootfs and filesystems; files owned by root, etcd or core need root or a user namespace.
         let filesystems = try progress.step("rootfs and filesystems") {
-            let result = try cache.fetch(stage: "filesystems", key: filesystemsKey) { scratch in
-                try assembler.assemble(debianTarball: debian.appendingPathComponent("rootfs.tar"),
-                                       components: componentTrees.map(\.1), into: scratch,
-                                       progress: progress)
+            let result = try cache.fetch(stage: "filesystems", key: plan.keys.filesystems.cache) { scratch in
+                let job = FilesystemJob(repository: request.repository.path, board: plan.board.name,
+                                        version: request.version, epoch: request.clock.epoch,
+                                        seed: plan.keys.filesystems.input,
+                                        debianTarball: debian.appendingPathComponent("rootfs.tar").path,
+                                        components: componentTrees.map(\.path), entry: scratch.path,
+                                        quiet: request.quiet)
+                try job.run(in: namespace, scratch: cache)
             }
             record("filesystems", result.cached)
             return (result.url, result.cached)
         }
         let manifest = try FilesystemManifest.load(from: filesystems)
-        try updateLockFile(at: lockURL, lock: lock, installed: manifest.debianPackages)
 
-        // 4. The GPT disk and its qcow2 twin.
-        var diskKeyBuilder = ContentKey("disk-v1")
-        diskKeyBuilder.add("filesystems", filesystemsKey)
-        let diskKey = diskKeyBuilder.value
-        let disk = try progress.step("GPT disk and qcow2") {
-            let result = try cache.fetch(stage: "disk", key: diskKey) { scratch in
-                try DiskAssembler(partitions: partitions, board: board)
+        // 4. The GPT disk and, when the board asks for it, its qcow2 twin.
+        let disk = try progress.step(plan.board.outputs.contains(.qcow2) ? "GPT disk and qcow2" : "GPT disk") {
+            let result = try cache.fetch(stage: "disk", key: plan.keys.disk.cache) { scratch in
+                try DiskAssembler(partitions: plan.partitions, board: plan.board)
                     .assemble(filesystems: filesystems, manifest: manifest, into: scratch, progress: progress)
             }
             record("disk", result.cached)
@@ -135,12 +116,10 @@ public struct ImageBuilder {
         }
 
         // 5. The output directory, which appears whole or not at all.
-        let outputDirectory = request.outputRoot.appendingPathComponent(board.name)
-            .appendingPathComponent(request.version)
-        let writer = OutputWriter(naming: naming, board: board, version: request.version,
-                                  plan: plan, manifest: manifest, clock: request.clock)
-        var staged = try progress.step("output \(outputDirectory.path)") {
-            (try writer.stage(disk: disk, filesystems: filesystems, finalDirectory: outputDirectory), false)
+        let writer = OutputWriter(naming: plan.naming, board: plan.board, version: request.version,
+                                  plan: plan.recipes, manifest: manifest, drift: drift.entries, clock: request.clock)
+        var staged = try progress.step("output \(plan.outputDirectory.path)") {
+            (try writer.stage(disk: disk, filesystems: filesystems, finalDirectory: plan.outputDirectory), false)
         }
         staged.report.cache = .init(hits: hits, misses: misses)
         staged.report.timings = progress.timings
@@ -149,20 +128,74 @@ public struct ImageBuilder {
         return staged.report
     }
 
-    /// Writes the resolved Debian versions next to the board when they differ from the lock,
-    /// and refuses to continue silently when a locked version could not be installed.
-    private func updateLockFile(at url: URL, lock: PackageLock, installed: [InstalledPackage]) throws {
-        let drift = lock.drift(from: installed)
+    /// The Debian stage. A cached entry for the lock as written is used as it is, even when the
+    /// mirror has moved on. Otherwise mmdebstrap installs the locked versions the mirror still has
+    /// and the mirror's for the rest; a version that moved is a warning (the default) or, with
+    /// `--locked`, a refusal found in apt's index before anything is installed. The entry is
+    /// stored under the versions actually installed, which the rewritten lock then names.
+    private func installDebianPackages(cache: BuildCache, progress: ProgressReporter)
+        throws -> (ImagePlan, URL, (entries: [LockDrift], cached: Bool)) {
+        var plan = self.plan
+        let request = plan.request
+        let stepName = "debian packages (\(plan.bootstrap.packages.count) requested)"
+        if let hit = cache.lookup(stage: "debian", key: plan.keys.debian.cache) {
+            progress.step(stepName) { ((), true) }
+            return (plan, hit, ([], true))
+        }
+        if request.locked {
+            guard !plan.bootstrap.lock.packages.isEmpty else {
+                throw SupportError("--locked: \(plan.lockURL.path) does not exist or locks nothing; build once without --locked to write it")
+            }
+            let scratch = try cache.makeScratchDirectory(for: "apt-index")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let missing = try progress.detail("checking the lock against the mirror's package index") {
+                try plan.bootstrap.unavailableLockedVersions(scratch: scratch)
+            }
+            if !missing.isEmpty { throw LockedVersionsUnavailable(lock: plan.lockURL, drift: missing) }
+        }
+        var drift: [LockDrift] = []
+        let entry = try progress.step(stepName) { () -> (URL, cached: Bool) in
+            let scratch = try cache.makeScratchDirectory(for: "debian")
+            do {
+                let tarball = scratch.appendingPathComponent("rootfs.tar")
+                try plan.bootstrap.run(into: tarball, scratch: scratch, clock: request.clock)
+                let installed = PackageLock(packages: try DebianBootstrap.installedPackages(in: tarball))
+                drift = plan.bootstrap.lock.drift(from: installed.packages)
+                if request.locked, !drift.isEmpty { throw LockedVersionsUnavailable(lock: plan.lockURL, drift: drift) }
+                if installed != plan.bootstrap.lock { plan = try plan.repinned(to: installed) }
+                return (try cache.commit(scratch, stage: "debian", key: plan.keys.debian.cache), false)
+            } catch {
+                try? FileManager.default.removeItem(at: scratch)
+                throw error
+            }
+        }
         if !drift.isEmpty {
-            let lines = drift.prefix(10).map { "  \($0.name): locked \($0.locked), mirror has \($0.installed)" }
-            throw SupportError("\(url.path): locked Debian versions are no longer available:\n"
-                               + lines.joined(separator: "\n")
-                               + "\nRun `coresdk build image --update-lock` to accept the mirror's versions.")
+            progress.warn("the mirror no longer has \(drift.count) locked Debian version(s); installed the mirror's "
+                          + "and rewrote \(plan.lockURL.lastPathComponent) (use --locked to refuse instead):\n"
+                          + drift.map { "  \($0.description)" }.joined(separator: "\n"))
         }
-        let resolved = PackageLock(packages: installed)
-        if resolved != lock || !FileManager.default.fileExists(atPath: url.path) {
-            try AtomicFile.write(resolved.serialized, to: url)
+        let resolved = plan.bootstrap.lock.serialized
+        if (try? String(contentsOf: plan.lockURL, encoding: .utf8)) != resolved {
+            do {
+                try AtomicFile.write(resolved, to: plan.lockURL)
+            } catch {
+                progress.warn("cannot rewrite \(plan.lockURL.path) (\(error.localizedDescription)); the next build installs the mirror's versions again")
+            }
         }
+        return (plan, entry, (drift, false))
+    }
+}
+
+/// `--locked` and a lock the mirror cannot honour any more.
+public struct LockedVersionsUnavailable: Error, CustomStringConvertible {
+    public let lock: URL
+    public let drift: [LockDrift]
+
+    public var description: String {
+        "\(lock.path): --locked, but the Debian mirror no longer has these locked versions:\n"
+            + drift.map { "  \($0.name): locked \($0.locked), mirror has \($0.installed)" }.joined(separator: "\n")
+            + "\nBuild without --locked to install the mirror's versions and rewrite the lock, or point the build "
+            + "at a snapshot mirror that still has them (--apt-source)."
     }
 }
 
@@ -175,6 +208,22 @@ public struct OutputNaming: Sendable {
     public var packages: String { "\(prefix)_production_image_packages.txt" }
     public var digests: String { "\(rawImage).DIGESTS" }
     public var qemuScript: String { "\(prefix)_production_qemu.sh" }
+
+    /// The output directory's files for a board's `outputs`, with their build.json roles.
+    public func files(for outputs: [Board.OutputFormat]) -> [(name: String, role: String)] {
+        var files: [(String, String)] = []
+        if outputs.contains(.raw) { files.append((rawImage, "raw-disk")) }
+        if outputs.contains(.qcow2) { files.append((qcow2Image, "qcow2-disk")) }
+        files += [(update, "usr-partition"), ("version.txt", "version"), (packages, "package-list")]
+        if outputs.contains(.raw) { files.append((digests, "digests")) }
+        files.append((qemuScript, "qemu-script"))
+        return files
+    }
+
+    /// The disk the QEMU script boots: the qcow2 when there is one.
+    public func bootableImage(for outputs: [Board.OutputFormat]) -> String {
+        outputs.contains(.qcow2) ? qcow2Image : rawImage
+    }
 }
 
 /// A digest of a directory tree (names, types, modes, link targets, contents), for cache keys.

@@ -12,6 +12,8 @@ struct OutputWriter {
     let version: String
     let plan: BuildPlan
     let manifest: FilesystemManifest
+    /// Locked Debian versions the mirror no longer had, and what went in instead.
+    let drift: [LockDrift]
     let clock: BuildClock
 
     struct Staged {
@@ -44,32 +46,30 @@ struct OutputWriter {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         do {
             let diskManifest = try DiskManifest.load(from: disk)
-            let usrImage = filesystems.appendingPathComponent(
-                manifest.partitionImages.values.first { $0 == "usr.img" } ?? "usr.img")
-            try copySparse(disk.appendingPathComponent(DiskAssembler.rawName), to: directory.appendingPathComponent(naming.rawImage))
-            try copySparse(disk.appendingPathComponent(DiskAssembler.qcow2Name), to: directory.appendingPathComponent(naming.qcow2Image))
-            try copySparse(usrImage, to: directory.appendingPathComponent(naming.update))
-            try write(try ReleaseFiles.versionText(prefix: board.imagePrefix, version: version,
-                                                   board: board.name, sdkVersion: coresdkVersion),
-                      "version.txt", in: directory)
-            try write(packageList(), naming.packages, in: directory)
-            try write(ReleaseFiles.digestsText(fileName: naming.rawImage, sha256: diskManifest.rawSHA256,
-                                               sha512: diskManifest.rawSHA512),
-                      naming.digests, in: directory)
-            try write(QemuScript.text(imageName: naming.qcow2Image), naming.qemuScript, in: directory, mode: 0o755)
-            let files = [
-                try describe(naming.rawImage, role: "raw-disk", in: directory, sha256: diskManifest.rawSHA256),
-                try describe(naming.qcow2Image, role: "qcow2-disk", in: directory, sha256: diskManifest.qcow2SHA256),
-                try describe(naming.update, role: "usr-partition", in: directory, sha256: nil),
-                try describe("version.txt", role: "version", in: directory, sha256: nil),
-                try describe(naming.packages, role: "package-list", in: directory, sha256: nil),
-                try describe(naming.digests, role: "digests", in: directory, sha256: nil),
-                try describe(naming.qemuScript, role: "qemu-script", in: directory, sha256: nil),
-            ]
+            let digests = [naming.rawImage: diskManifest.rawSHA256, naming.qcow2Image: diskManifest.qcow2SHA256]
+            for (name, role) in naming.files(for: board.outputs) {
+                let destination = directory.appendingPathComponent(name)
+                switch role {
+                case "raw-disk": try copySparse(disk.appendingPathComponent(DiskAssembler.rawName), to: destination)
+                case "qcow2-disk": try copySparse(disk.appendingPathComponent(DiskAssembler.qcow2Name), to: destination)
+                case "usr-partition": try copySparse(filesystems.appendingPathComponent(FilesystemAssembler.usrImageName), to: destination)
+                case "version":
+                    try write(try ReleaseFiles.versionText(prefix: board.imagePrefix, version: version,
+                                                           board: board.name, sdkVersion: coresdkVersion), to: destination)
+                case "package-list": try write(packageList(), to: destination)
+                case "digests":
+                    try write(ReleaseFiles.digestsText(fileName: naming.rawImage, sha256: diskManifest.rawSHA256,
+                                                       sha512: diskManifest.rawSHA512), to: destination)
+                default: try write(QemuScript.text(imageName: naming.bootableImage(for: board.outputs)), to: destination, mode: 0o755)
+                }
+            }
+            let files = try naming.files(for: board.outputs).map {
+                try describe($0.name, role: $0.role, in: directory, sha256: digests[$0.name])
+            }
             let report = BuildReport(board: board.name, version: version, sourceDateEpoch: clock.epoch,
                                      outputDirectory: finalDirectory.path, kernelVersion: manifest.kernelVersion,
                                      kernelCommandLine: manifest.kernelCommandLine, verity: manifest.verity,
-                                     usr: manifest.usr, files: files,
+                                     usr: manifest.usr, files: files, debianLockDrift: drift,
                                      cache: .init(hits: [], misses: []), timings: [], totalSeconds: 0)
             return Staged(directory: directory, finalDirectory: finalDirectory, report: report)
         } catch {
@@ -78,15 +78,18 @@ struct OutputWriter {
         }
     }
 
-    /// Every Debian package and every recipe that went into the image, with its version.
+    /// Every Debian package and every recipe that went into the image, with its version; a
+    /// package the mirror no longer had at its locked version says which one was locked.
     func packageList() -> String {
-        var lines = manifest.debianPackages.map { "debian \($0.name) \($0.version)" }
+        let locked = Dictionary(drift.map { ($0.name, $0.locked) }, uniquingKeysWith: { a, _ in a })
+        var lines = manifest.debianPackages.map {
+            "debian \($0.name) \($0.version)" + (locked[$0.name].map { " (locked \($0) not in the mirror)" } ?? "")
+        }
         lines += plan.recipes.map { "recipe \($0.name) \($0.version ?? "-") \($0.kind.rawValue)" }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    private func write(_ text: String, _ name: String, in directory: URL, mode: mode_t = 0o644) throws {
-        let url = directory.appendingPathComponent(name)
+    private func write(_ text: String, to url: URL, mode: mode_t = 0o644) throws {
         try Data(text.utf8).write(to: url)
         chmod(url.path, mode)
     }

@@ -34,6 +34,13 @@ public final class FdiskContext {
 
     deinit { fdisk_unref_context(context) }
 
+    /// The libfdisk that writes GPTs, for cache keys.
+    public static var libraryVersion: String {
+        var version: UnsafePointer<CChar>?
+        fdisk_get_library_version(&version)
+        return version.map { String(cString: $0) } ?? "unknown"
+    }
+
     /// Replaces whatever is on the image with an empty GPT (and protective MBR), in memory.
     func createGPT(diskGUID: String) throws {
         // cgpt (and so CoreOS) makes LBA 34, right after the entry array, the first usable sector;

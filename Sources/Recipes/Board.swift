@@ -3,7 +3,18 @@ import Foundation
 /// A target: which recipes and overlays make its image, how it boots and how its disk is laid
 /// out, from `boards/<name>.yaml`.
 public struct Board: Sendable, ConfigModel {
-    public enum Architecture: String, Sendable, CaseIterable { case amd64, arm64 }
+    public enum Architecture: String, Sendable, CaseIterable {
+        case amd64, arm64
+
+        /// Why no image can be built for it yet; nil when one can. The board is refused at `arch`.
+        var unsupportedReason: String? {
+            switch self {
+            case .amd64: nil
+            case .arm64: "arm64 is not supported yet: the bootloader (BOOTX64.EFI, built by the coreos-boot recipe), "
+                + "the firmware (OVMF) and the QEMU binary (qemu-system-x86_64) are amd64-only today; use 'arch: amd64'"
+            }
+        }
+    }
     public enum OutputFormat: String, Sendable, CaseIterable { case raw, qcow2 }
     public enum UsrFilesystem: String, Sendable, CaseIterable { case erofs, squashfs }
     public enum PartitionFilesystem: String, Sendable, CaseIterable { case vfat, ext4, usr, none }
@@ -22,6 +33,8 @@ public struct Board: Sendable, ConfigModel {
     public internal(set) var kernel: Kernel
     public internal(set) var usr: Usr
     public internal(set) var outputs: [OutputFormat] = []
+    /// apt source lines replacing the host's, e.g. a snapshot mirror that keeps a lock's versions.
+    public internal(set) var aptSources: [String] = []
     public internal(set) var layout: Layout
 
     /// `boards/<name>.yaml`.
@@ -44,7 +57,8 @@ public struct Board: Sendable, ConfigModel {
     static var keys: KeyTable<Board> {
         KeyTable(context: "board", keys: [
             ConfigKey("name", .fileName, .required, "The board's name, the same as its file name (`boards/<name>.yaml`).", \.name),
-            ConfigKey("arch", .choice(Architecture.self), .required, "The Debian architecture of the image.", \.arch),
+            ConfigKey("arch", architecture, .required,
+                      "The Debian architecture of the image; only `amd64` can be built today.", \.arch),
             ConfigKey("image-prefix", .imagePrefix, .defaulted("coreos"),
                       "Prefix of output file names and of the `<PREFIX>_RELEASE_*` keys.", \.imagePrefix),
             ConfigKey("os", .mapping(OS.self, doc: "mapping (see *`os`*)"), .defaulted("{}"),
@@ -61,7 +75,18 @@ public struct Board: Sendable, ConfigModel {
                       .defaulted("[raw, qcow2]"), "Disk image formats to write.", \.outputs),
             ConfigKey("layout", .mapping(Layout.self, doc: "mapping (see *`layout`*)"), .required,
                       "The GPT disk layout.", \.layout),
+            ConfigKey("apt-sources", ValueType.list(of: .line).withoutLocations(), .defaulted("[]"),
+                      "apt source lines (`deb [check-valid-until=no] URL bookworm main`) used instead of the host's, "
+                      + "e.g. a snapshot mirror where the lock's versions stay available; `--apt-source` overrides them.",
+                      \.aptSources),
         ])
+    }
+
+    /// An architecture the build can make images for; the others are known, so that they get a reason.
+    private static var architecture: ValueType<Architecture> {
+        ValueType.choice(Architecture.self).checked { arch, _ in
+            if let why = arch.unsupportedReason { throw InvalidValue(why) }
+        }
     }
 
     public struct OS: Sendable, ConfigModel {
@@ -111,7 +136,8 @@ public struct Board: Sendable, ConfigModel {
 
     public struct Usr: Sendable, ConfigModel {
         public internal(set) var filesystem = UsrFilesystem.squashfs
-        /// The compressor option for mkfs; nil lets the builder choose one for the filesystem.
+        /// The compressor for mkfs, optionally with a level (`zstd:9`), as written; it was checked
+        /// to be one that `filesystem` takes (`UsrFilesystem.compressors`). nil lets the builder choose.
         public internal(set) var compression: String?
         public let location: SourceLocation
         public internal(set) var keyLocations: [String: SourceLocation] = [:]
@@ -122,8 +148,16 @@ public struct Board: Sendable, ConfigModel {
             KeyTable(context: "'usr'", keys: [
                 ConfigKey("filesystem", .choice(UsrFilesystem.self), .defaulted("squashfs"), "The read-only filesystem of `/usr`.",
                           \.filesystem),
-                ConfigKey("compression", .word, .optional, "Compressor passed to mkfs (e.g. `lz4hc`, `zstd`).", \.compression),
+                ConfigKey("compression", .word, .optional, compressionHelp, \.compression) { compression, usr in
+                    try usr.filesystem.check(compression: compression)
+                },
             ])
+        }
+
+        private static var compressionHelp: String {
+            "Compressor passed to mkfs, with a level after a colon where it takes one; "
+                + UsrFilesystem.allCases.map { "\($0.rawValue) takes \($0.compressorChoices)" }.joined(separator: "; ")
+                + ". Left out, the builder chooses."
         }
     }
 

@@ -57,6 +57,22 @@ struct ConfigKey<Model> {
         }, presence, help, field)
     }
 
+    /// An optional key whose value must also suit keys before it in the table, which are decoded
+    /// first (as for a `PresenceRule`): `usr.compression` depends on `usr.filesystem`. `check`
+    /// throws `InvalidValue`, reported at the value like the type's own refusals.
+    init<Value>(_ name: String, _ type: ValueType<Value>, _ presence: PresenceRule<Model>, _ help: String,
+                _ field: WritableKeyPath<Model, Value?>, suiting check: @escaping (Value, Model) throws -> Void) {
+        self.name = name
+        self.type = type.doc
+        self.expected = type.expected
+        self.presence = presence
+        self.help = help
+        decode = { value, model in
+            let earlier = model
+            model[keyPath: field] = try type.checked { parsed, _ in try check(parsed, earlier) }.parse(value)
+        }
+    }
+
     /// A key that people might expect but that must come from elsewhere.
     init(forbidden name: String, because why: String, _ help: String) {
         self.name = name

@@ -27,6 +27,9 @@ public final class ArchiveExtractor {
         try check(archive_read_open_filename(reader, archive.path, 1 << 20), reader, "opening")
     }
 
+    /// libarchive and the compression libraries it was built with, for cache keys.
+    public static var libraryVersion: String { String(cString: archive_version_details()) }
+
     deinit {
         archive_read_free(reader)
         archive_write_free(writer)
@@ -44,6 +47,10 @@ public final class ArchiveExtractor {
             guard let entry else { break }
             let name = String(cString: archive_entry_pathname(entry))
             try requireRelative(name, entry: name)
+            // Device nodes (mmdebstrap adds /dev/null and friends) are skipped: /dev is devtmpfs at
+            // boot, and a user namespace may not create them, so root and rootless builds agree.
+            let type = archive_entry_filetype(entry)
+            if type == S_IFCHR || type == S_IFBLK { continue }
             archive_entry_set_pathname(entry, destination.appendingPathComponent(name).path)
             if let link = archive_entry_hardlink(entry) {
                 let linkName = String(cString: link)
@@ -55,6 +62,26 @@ public final class ArchiveExtractor {
             try check(archive_write_header(writer, entry), writer, "writing \(name)")
             if archive_entry_size(entry) > 0 { try copyData(of: name) }
             try check(archive_write_finish_entry(writer), writer, "finishing \(name)")
+        }
+    }
+
+    /// The content of the regular file `name` (as the archive spells it, e.g. `./var/lib/dpkg/status`),
+    /// or nil when the archive has no such entry.
+    public func contents(of name: String) throws -> Data? {
+        var entry: OpaquePointer?
+        while true {
+            let status = archive_read_next_header(reader, &entry)
+            if status == ARCHIVE_EOF { return nil }
+            try check(status, reader, "reading the next entry")
+            guard let entry, String(cString: archive_entry_pathname(entry)) == name else { continue }
+            var data = Data()
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let count = archive_read_data(reader, &buffer, buffer.count)
+                if count == 0 { return data }
+                guard count > 0 else { try check(Int32(count), reader, "reading \(name)"); return data }
+                data.append(contentsOf: buffer[0..<count])
+            }
         }
     }
 

@@ -47,6 +47,11 @@ public final class ProgressReporter: @unchecked Sendable {
         return value
     }
 
+    /// A warning the user should act on; printed even when quiet.
+    public func warn(_ message: String) {
+        FileHandle.standardError.write(Data("coresdk: warning: \(message)\n".utf8))
+    }
+
     public func note(_ message: String) {
         if !quiet { FileHandle.standardError.write(Data("      \(message)\n".utf8)) }
     }

@@ -31,7 +31,7 @@ public func stableUUID(_ name: String) -> String {
 }
 
 extension Array {
-    func chunked(_ size: Int) -> [[Element]] {
+    public func chunked(_ size: Int) -> [[Element]] {
         stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

@@ -77,8 +77,17 @@ public enum Command {
     }
 
     /// True when `tool` is found in PATH (plus the sbin directories).
-    public static func exists(_ tool: String) -> Bool {
-        (try? run(["sh", "-c", "command -v \"$0\"", tool])) != nil
+    public static func exists(_ tool: String) -> Bool { locate(tool) != nil }
+
+    /// The executable `tool` names, searched in PATH and then the sbin directories.
+    public static func locate(_ tool: String) -> String? {
+        if tool.contains("/") { return FileManager.default.isExecutableFile(atPath: tool) ? tool : nil }
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+        for directory in path.split(separator: ":") where !directory.isEmpty {
+            let candidate = "\(directory)/\(tool)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
     }
 
     private static func temporaryCaptureURL(_ kind: String) -> URL {

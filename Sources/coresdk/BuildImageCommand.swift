@@ -29,8 +29,23 @@ struct BuildImageCommand: ParsableCommand {
     @Flag(help: "Let apt choose Debian versions again and rewrite boards/<board>.lock.")
     var updateLock = false
 
+    @Flag(help: "Refuse to build when the mirror no longer has a locked Debian version (checked before installing); by default the mirror's version is installed with a warning and the lock rewritten.")
+    var locked = false
+
+    @Option(name: .customLong("apt-source"),
+            help: ArgumentHelp("An apt source line used instead of the host's apt sources, e.g. a snapshot mirror: 'deb [check-valid-until=no] URL bookworm main' (repeatable).",
+                               valueName: "line"))
+    var aptSources: [String] = []
+
+    @Flag(help: "Print the resolved build (recipes, packages, partitions, outputs, tools, each stage's cache key with hit or miss) without building.")
+    var dryRun = false
+
     @Flag(help: "Print the build result as JSON on stdout.")
     var json = false
+
+    func validate() throws {
+        if locked && updateLock { throw ValidationError("--locked and --update-lock contradict each other") }
+    }
 
     func run() throws {
         do {
@@ -43,8 +58,14 @@ struct BuildImageCommand: ParsableCommand {
                 cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL }
                     ?? outputRoot.appendingPathComponent("cache"),
                 clock: try BuildClock.fromEnvironment(fallback: lastCommitTime(of: root)),
-                updateLock: updateLock)
-            let report = try ImageBuilder(request: request).build()
+                updateLock: updateLock, locked: locked, aptSources: aptSources)
+            let plan = try ImagePlan.resolve(request)
+            if dryRun {
+                let report = try PlanReport(plan: plan, cache: BuildCache(root: request.cacheDirectory))
+                FileHandle.standardOutput.write(json ? try report.json() + Data("\n".utf8) : Data(report.text.utf8))
+                return
+            }
+            let report = try ImageBuilder(plan: plan).build()
             if json {
                 FileHandle.standardOutput.write(try report.json() + Data("\n".utf8))
             } else {
@@ -69,5 +90,23 @@ struct BuildImageCommand: ParsableCommand {
         let output = try? Command.run(["git", "-C", root.path, "log", "-1", "--format=%ct"])
         return output.flatMap { Int($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }
             ?? Int(Date().timeIntervalSince1970)
+    }
+}
+
+/// The filesystems stage of a rootless build, run by `build image` itself as root of a user
+/// namespace; not for people.
+struct FilesystemsJobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filesystems-job", abstract: "Internal: one filesystems stage of a rootless build.",
+        shouldDisplay: false)
+
+    @Argument var jobFile: String
+
+    func run() throws {
+        do {
+            try FilesystemJob.assemble(jobFile: URL(fileURLWithPath: jobFile))
+        } catch {
+            throw fail(error, json: false)
+        }
     }
 }

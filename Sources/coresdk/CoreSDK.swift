@@ -12,7 +12,7 @@ struct CoreSDK: ParsableCommand {
 
 struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "build", abstract: "Build artifacts.", subcommands: [BuildImageCommand.self])
+        commandName: "build", abstract: "Build artifacts.", subcommands: [BuildImageCommand.self, FilesystemsJobCommand.self])
 }
 
 /// Options every command that reads the source tree shares.

@@ -151,7 +151,7 @@ final class ComponentBuilderTests: XCTestCase {
             cc -o hello "$SRCDIR/src/hello.c"
             install -D -m 0755 hello "$DESTDIR/usr/bin/hello"
             """)
-        let builder = ComponentBuilder(recipe: recipe, dependencyKeys: [], architecture: "amd64")
+        let builder = ComponentBuilder(recipe: recipe, architecture: "amd64")
         let destdir = scratch.path("destdir")
         try FileManager.default.createDirectory(at: scratch.path("work"), withIntermediateDirectories: true)
         try builder.build(into: destdir, scratch: scratch.path("work"), clock: BuildClock(epoch: 1_700_000_000))
@@ -161,15 +161,48 @@ final class ComponentBuilderTests: XCTestCase {
         XCTAssertEqual(info.st_mode & 0o777, 0o600)
     }
 
-    func testCacheKeyFollowsTheRecipeFolderAndDependencies() throws {
+    func componentKey(_ recipe: Recipe, arch: String = "amd64", upstream: [StageKey] = [],
+                      tools: [ToolIdentity] = [], code: String = "coresdk-1") throws -> StageKey {
+        try StageKey.make("component", upstream: upstream, producers: tools, code: code) {
+            try ComponentBuilder(recipe: recipe, architecture: arch).addInputs(to: &$0)
+        }
+    }
+
+    func testInputKeyFollowsTheRecipeFolderArchitectureAndDependencies() throws {
         let scratch = try Scratch()
         let recipe = try makeRecipe(in: scratch, script: "true")
-        let key = try ComponentBuilder(recipe: recipe, dependencyKeys: ["d1"], architecture: "amd64").cacheKey()
-        XCTAssertEqual(key, try ComponentBuilder(recipe: recipe, dependencyKeys: ["d1"], architecture: "amd64").cacheKey())
-        XCTAssertNotEqual(key, try ComponentBuilder(recipe: recipe, dependencyKeys: ["d2"], architecture: "amd64").cacheKey())
-        XCTAssertNotEqual(key, try ComponentBuilder(recipe: recipe, dependencyKeys: ["d1"], architecture: "arm64").cacheKey())
+        let dependency = StageKey(input: "i1", cache: "c1")
+        let key = try componentKey(recipe, upstream: [dependency])
+        XCTAssertEqual(key, try componentKey(recipe, upstream: [dependency]))
+        XCTAssertNotEqual(key.input, try componentKey(recipe, upstream: [StageKey(input: "i2", cache: "c1")]).input)
+        XCTAssertNotEqual(key.input, try componentKey(recipe, arch: "arm64", upstream: [dependency]).input)
         try scratch.write("repo/recipes/hello/src/hello.c", "int main(void) { return 1; }\n")
-        XCTAssertNotEqual(key, try ComponentBuilder(recipe: recipe, dependencyKeys: ["d1"], architecture: "amd64").cacheKey())
+        XCTAssertNotEqual(key, try componentKey(recipe, upstream: [dependency]))
+    }
+
+    func testCacheKeyFollowsTheCodeAndToolsButTheInputKeyDoesNot() throws {
+        let scratch = try Scratch()
+        let recipe = try makeRecipe(in: scratch, script: "true")
+        let cc = ToolIdentity(name: "cc", path: "/usr/bin/cc", sha256: "aa", version: "gcc 12.2.0")
+        let key = try componentKey(recipe, tools: [cc])
+        let otherCode = try componentKey(recipe, tools: [cc], code: "coresdk-2")
+        let rebuiltTool = try componentKey(recipe, tools: [ToolIdentity(name: "cc", path: "/usr/bin/cc", sha256: "bb", version: "gcc 12.2.0")])
+        let upgradedTool = try componentKey(recipe, tools: [ToolIdentity(name: "cc", path: "/usr/bin/cc", sha256: "aa", version: "gcc 12.3.0")])
+        for changed in [otherCode, rebuiltTool, upgradedTool] {
+            XCTAssertNotEqual(changed.cache, key.cache, "a new producer must not reuse the old entry")
+            XCTAssertEqual(changed.input, key.input, "UUIDs and salts seeded by the input key stay the same")
+        }
+        let upstreamRebuilt = try componentKey(recipe, upstream: [StageKey(input: "i", cache: "c2")], tools: [cc])
+        XCTAssertNotEqual(upstreamRebuilt.cache, try componentKey(recipe, upstream: [StageKey(input: "i", cache: "c1")], tools: [cc]).cache)
+    }
+
+    func testToolIdentityReadsTheExecutableAndItsVersion() throws {
+        let identity = try ToolIdentity.resolve("mke2fs")
+        XCTAssertTrue(identity.version.hasPrefix("mke2fs 1."), identity.version)
+        XCTAssertEqual(identity.sha256, try Digests.sha256(file: URL(fileURLWithPath: identity.path).resolvingSymlinksInPath()))
+        XCTAssertThrowsError(try ToolIdentity.resolve("no-such-tool-coresdk")) { error in
+            XCTAssertTrue("\(error)".contains("'no-such-tool-coresdk' is not installed"), "\(error)")
+        }
     }
 
     func testDisabledUnitsMissingFromTheImageAreRefusedAtTheirLine() throws {
@@ -191,7 +224,7 @@ final class ComponentBuilderTests: XCTestCase {
     func testAFailingBuildNamesTheRecipeFileAndShowsTheOutput() throws {
         let scratch = try Scratch()
         let recipe = try makeRecipe(in: scratch, script: "echo 'hello.c:1: syntax error' >&2\nexit 3")
-        let builder = ComponentBuilder(recipe: recipe, dependencyKeys: [], architecture: "amd64")
+        let builder = ComponentBuilder(recipe: recipe, architecture: "amd64")
         try FileManager.default.createDirectory(at: scratch.path("work"), withIntermediateDirectories: true)
         XCTAssertThrowsError(try builder.build(into: scratch.path("destdir"), scratch: scratch.path("work"),
                                                clock: BuildClock(epoch: 0))) { error in

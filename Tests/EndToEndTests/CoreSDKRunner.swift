@@ -14,11 +14,19 @@ struct CoreSDKRunner {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static var binary: URL {
-        let release = packageRoot.appendingPathComponent(".build/release/coresdk")
-        if FileManager.default.isExecutableFile(atPath: release.path) { return release }
-        return packageRoot.appendingPathComponent(".build/debug/coresdk")
-    }
+    /// The coresdk under test: `CORESDK_BINARY` (make builds it right before the tests), or else the
+    /// release build of these sources, brought up to date first — never an older leftover binary.
+    static let binary: URL = {
+        if let given = ProcessInfo.processInfo.environment["CORESDK_BINARY"], !given.isEmpty {
+            return URL(fileURLWithPath: given)
+        }
+        // A scratch path of its own: `swift test` holds .build's lock while the tests run.
+        let scratch = packageRoot.appendingPathComponent(".build-e2e")
+        let build = try? run(["swift", "build", "-c", "release", "--product", "coresdk", "--package-path", packageRoot.path,
+                              "--scratch-path", scratch.path])
+        precondition(build != nil, "swift build -c release --product coresdk failed")
+        return scratch.appendingPathComponent("release/coresdk")
+    }()
 
     /// A scratch source tree: recipes, boards, overlays and VERSION copied from the checkout, and a
     /// link to its Package.swift.

@@ -106,20 +106,19 @@ final class ReadOnlyImageTests: XCTestCase {
         _ = try makeSquashfs(image: image, from: scratch.path("tree"), clock: testClock, compression: "zstd:3")
         // unsquashfs -s reports the level stored in the superblock's compressor options.
         XCTAssertTrue(try sh("unsquashfs", "-s", image.path).contains("compression-level 3"))
-        XCTAssertThrowsError(try makeSquashfs(image: scratch.path("bad.squashfs"), from: scratch.path("tree"),
-                                              clock: testClock, compression: "zstd:99")) { error in
-            XCTAssertEqual("\(error)", "squashfs compression 'zstd:99' has no valid level; "
-                           + "levels exist for gzip:1...9, zstd:1...22")
-        }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.path("bad.squashfs").path))
     }
 
-    func testUnknownCompressionIsRejectedWithTheChoices() throws {
+    func testACompressionTheToolRefusesFailsAndLeavesNoImage() throws {
+        // Boards are checked against Recipes' list when read; what else reaches mkfs fails in the tool.
         let scratch = try Scratch()
         try makeRootTree(at: scratch.path("tree"))
+        XCTAssertThrowsError(try makeSquashfs(image: scratch.path("usr.squashfs"), from: scratch.path("tree"),
+                                              clock: testClock, compression: "zstd:99")) { error in
+            XCTAssertTrue("\(error)".contains("-Xcompression-level invalid"), "\(error)")
+        }
         XCTAssertThrowsError(try makeErofs(image: scratch.path("usr.erofs"), from: scratch.path("tree"),
                                            clock: testClock, uuid: uuid, compression: "zstd")) { error in
-            XCTAssertEqual("\(error)", "erofs compression 'zstd' is not supported; use one of lz4hc, lz4, none")
+            XCTAssertTrue("\(error)".contains("Cannot find a valid compressor zstd"), "\(error)")
         }
         XCTAssertEqual(try scratch.names(), ["tree"])
     }

@@ -37,7 +37,7 @@ final class BoardLoadingTests: RepositoryTestCase {
     func testFullBoardLoadsEveryValue() throws {
         let board = try load("""
             name: amd64-usr
-            arch: arm64
+            arch: amd64
             image-prefix: flatcar
             os:
               id: flatcar
@@ -68,7 +68,7 @@ final class BoardLoadingTests: RepositoryTestCase {
                 - {number: 9, label: ROOT, type: my-own-alias, size: 4096}
             """)
         XCTAssertEqual(board.name, "amd64-usr")
-        XCTAssertEqual(board.arch, .arm64)
+        XCTAssertEqual(board.arch, .amd64)
         XCTAssertEqual(board.imagePrefix, "flatcar")
         XCTAssertEqual(board.os.id, "flatcar")
         XCTAssertEqual(board.os.name, "Flatcar Container Linux")
@@ -150,6 +150,77 @@ final class BoardLoadingTests: RepositoryTestCase {
                         "expected one of raw, qcow2 for 'outputs', got 'vmdk'")
         try assertBoard(withLine: "usr: {filesystem: ext4}", failsAtColumn: 19,
                         "expected one of erofs, squashfs for 'filesystem', got 'ext4'")
+    }
+
+    func testArm64IsRefusedAtArchUntilTheBootChainSupportsIt() {
+        XCTAssertConfigError(try load("name: amd64-usr\narch: arm64\n"), at: "boards/amd64-usr.yaml:2:7",
+                             "arm64 is not supported yet: the bootloader (BOOTX64.EFI, built by the coreos-boot recipe), "
+                             + "the firmware (OVMF) and the QEMU binary (qemu-system-x86_64) are amd64-only today; "
+                             + "use 'arch: amd64'")
+    }
+
+    /// The minimal board with `usr` written as a block from its line 8: `compression` is line 10,
+    /// its value at column 16.
+    private func assertUsr(filesystem: String, compression: String, fails message: String,
+                           file: StaticString = #filePath, line: UInt = #line) throws {
+        try fixture.writeBoard(extra: "usr:\n  filesystem: \(filesystem)\n  compression: \(compression)")
+        XCTAssertConfigError(try fixture.repository.loadBoard(named: "amd64-usr"), at: "boards/amd64-usr.yaml:10:16",
+                             message, file: file, line: line)
+    }
+
+    func testUnknownCompressorIsRefusedAtItsValueWithTheChoices() throws {
+        try assertUsr(filesystem: "squashfs", compression: "brotli", fails:
+                        "squashfs compression 'brotli' is not supported; use one of gzip[:1–9], lzo[:1–9], lz4, xz, zstd[:1–22]")
+        try assertUsr(filesystem: "erofs", compression: "lz4hc-max", fails:
+                        "erofs compression 'lz4hc-max' is not supported; use one of lz4hc, lz4, none")
+    }
+
+    func testCompressionLevelsMustBeTheCompressorsOwn() throws {
+        for (compression, message) in [("\"zstd:23\"", "squashfs compression 'zstd:23' is not supported: zstd takes levels 1–22"),
+                                       ("\"gzip:0\"", "squashfs compression 'gzip:0' is not supported: gzip takes levels 1–9"),
+                                       ("\"zstd:fast\"", "squashfs compression 'zstd:fast' is not supported: zstd takes levels 1–22"),
+                                       ("\"zstd:\"", "squashfs compression 'zstd:' is not supported: zstd takes levels 1–22"),
+                                       ("\"xz:6\"", "squashfs compression 'xz:6' is not supported: xz takes no level"),
+                                       ("\"lz4:9\"", "squashfs compression 'lz4:9' is not supported: lz4 takes no level")] {
+            try assertUsr(filesystem: "squashfs", compression: compression, fails: message)
+        }
+        try assertUsr(filesystem: "erofs", compression: "\"lz4hc:9\"", fails:
+                        "erofs compression 'lz4hc:9' is not supported: lz4hc takes no level")
+    }
+
+    func testCompressorOfTheOtherFilesystemIsRefusedWithAHint() throws {
+        try assertUsr(filesystem: "erofs", compression: "zstd", fails:
+                        "erofs compression 'zstd' is not supported; use one of lz4hc, lz4, none (zstd needs 'filesystem: squashfs')")
+        // squashfs is the default, so an erofs compressor alone is refused too.
+        try assertBoard(withLine: "usr: {compression: lz4hc}", failsAtColumn: 20,
+                        "squashfs compression 'lz4hc' is not supported; use one of gzip[:1–9], lzo[:1–9], lz4, xz, zstd[:1–22] "
+                        + "(lz4hc needs 'filesystem: erofs')")
+        // The filesystem is read first wherever it is written.
+        try assertBoard(withLine: "usr: {compression: zstd, filesystem: erofs}", failsAtColumn: 20,
+                        "erofs compression 'zstd' is not supported")
+    }
+
+    func testEveryListedCompressionLoads() throws {
+        for (filesystem, compression) in [("squashfs", "gzip"), ("squashfs", "\"gzip:1\""), ("squashfs", "\"lzo:9\""),
+                                          ("squashfs", "lz4"), ("squashfs", "xz"), ("squashfs", "\"zstd:22\""),
+                                          ("erofs", "lz4hc"), ("erofs", "lz4"), ("erofs", "none")] {
+            try fixture.writeBoard(extra: "usr: {filesystem: \(filesystem), compression: \(compression)}")
+            let board = try fixture.repository.loadBoard(named: "amd64-usr")
+            XCTAssertEqual(board.usr.filesystem.rawValue, filesystem)
+            XCTAssertEqual(board.usr.compression, compression.replacingOccurrences(of: "\"", with: ""))
+            XCTAssertEqual(board.usr.location(ofKey: "compression")?.description, "boards/amd64-usr.yaml:8:\(34 + filesystem.count)")
+        }
+    }
+
+    /// The repository's own default board, copied into the fixture (its overlay `base` is there).
+    func testDefaultBoardLoadsWithItsSquashfsZstdLevel() throws {
+        let repositoryRoot = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("boards/amd64-usr.yaml"), encoding: .utf8)
+        let board = try load(text)
+        XCTAssertEqual(board.arch, .amd64)
+        XCTAssertEqual(board.usr.filesystem, .squashfs)
+        XCTAssertEqual(board.usr.compression, "zstd:9")
     }
 
     func testPartitionValuesAreCheckedWhereTheyAreWritten() {

@@ -28,6 +28,10 @@ final class DocumentationTests: XCTestCase {
                          "| `alignment` | size | default `2MiB` |",
                          "| `version-id` | — | not allowed:",
                          "| `priority` | integer 0–15 | default `0` |",
+                         "| `compression` | string (no spaces) | optional | Compressor passed to mkfs, with a level after a colon "
+                            + "where it takes one; erofs takes lz4hc, lz4, none; squashfs takes gzip[:1–9], lzo[:1–9], lz4, xz, zstd[:1–22]. "
+                            + "Left out, the builder chooses. |",
+                         "| `arch` | `amd64`, `arm64` | required | The Debian architecture of the image; only `amd64` can be built today. |",
                          "`MiB` (1048576)", "## Boards: `boards/<name>.yaml`", "### `layout.partitions` entries"] {
             XCTAssertTrue(documentation.contains(expected), "missing: \(expected)\n\(documentation)")
         }

@@ -118,3 +118,26 @@ final class ProgressReporterTests: XCTestCase {
         XCTAssertEqual(progress.timings.map(\.cached), [true, false])
     }
 }
+
+final class UserNamespaceTests: XCTestCase {
+    func testSubordinateRangesAreFoundByNameOrNumber() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("subuid-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try "alice:100000:65536\n1001:200000:70000\nbroken line\n".write(to: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try UserNamespace.range(in: file.path, user: "alice", id: 1000), .init(start: 100000, count: 65536))
+        XCTAssertEqual(try UserNamespace.range(in: file.path, user: "bob", id: 1001), .init(start: 200000, count: 70000))
+        XCTAssertNil(try UserNamespace.range(in: file.path, user: "carol", id: 1002))
+    }
+
+    func testAUserWithoutSubordinateIdsIsToldWhatToAdd() throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("subuid-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: empty) }
+        try "".write(to: empty, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try UserNamespace.forCurrentUser(subuidFile: empty.path, subgidFile: empty.path)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("no subordinate ids"), message)
+            XCTAssertTrue(message.contains("usermod --add-subuids 100000-165535 --add-subgids 100000-165535"), message)
+            XCTAssertTrue(message.contains("/etc/subuid and /etc/subgid"), message)
+        }
+    }
+}
