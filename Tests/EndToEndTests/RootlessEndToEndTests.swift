@@ -25,7 +25,7 @@ final class RootlessEndToEndTests: XCTestCase {
         let tree = home.appendingPathComponent("tree")
         try? FileManager.default.removeItem(at: tree)
         try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
-        for item in ["recipes", "boards", "overlays", "VERSION", "Package.swift", "Sources"] {
+        for item in ["recipes", "boards", "overlays", "VERSION", "Package.swift", "Sources", "Tests"] {
             try CoreSDKRunner.run(["cp", "-a", CoreSDKRunner.packageRoot.appendingPathComponent(item).path, tree.path])
         }
         try CoreSDKRunner.run(["cp", CoreSDKRunner.binary.path, tree.appendingPathComponent("coresdk").path])
