@@ -37,9 +37,6 @@ public struct ComponentBuilder: Sendable {
     public func build(into destdir: URL, scratch: URL, clock: BuildClock) throws {
         try FileManager.default.createDirectory(at: destdir, withIntermediateDirectories: true)
         if recipe.kind == .source, let script = recipe.buildScript {
-            for tool in recipe.buildTools where !Command.exists(tool) {
-                throw SupportError("\(recipe.fileURL.path): recipe '\(recipe.name)' needs the host tool '\(tool)', which is not installed (run scripts/setup.sh)")
-            }
             let sourceDirectory = scratch.appendingPathComponent("src")
             try FileManager.default.createDirectory(at: sourceDirectory, withIntermediateDirectories: true)
             for source in recipe.sources {

@@ -68,7 +68,7 @@ public struct DebianBootstrap: Sendable {
     public var inputKey: String {
         var key = ContentKey("debian-bootstrap-v2")
         key.add("packages", packages.joined(separator: " "))
-        key.add("lock", lock.packages.map { "\($0.name)=\($0.version)" }.joined(separator: "\n"))
+        key.add("lock", lock.pins.joined(separator: "\n"))
         key.add("sources", sources.text)
         key.add("suite", sources.suite)
         key.add("arch", architecture)
@@ -139,6 +139,12 @@ public struct PackageLock: Sendable, Equatable {
 
     public init(packages: [InstalledPackage]) { self.packages = packages.sorted() }
 
+    /// Two locks are equal when they pin the same versions; the file does not record architectures.
+    public static func == (lhs: PackageLock, rhs: PackageLock) -> Bool { lhs.pins == rhs.pins }
+
+    /// `name=version` lines, as the lock file and cache keys hold them.
+    var pins: [String] { packages.map { "\($0.name)=\($0.version)" } }
+
     public static func load(_ url: URL) throws -> PackageLock {
         guard FileManager.default.fileExists(atPath: url.path) else { return PackageLock(packages: []) }
         let text = try String(contentsOf: url, encoding: .utf8)
@@ -172,7 +178,7 @@ public struct PackageLock: Sendable, Equatable {
     public var serialized: String {
         "# Debian package versions resolved by coresdk; later builds install these while the mirror has them\n"
             + "# (--locked: or fail). Delete a line (or build with --update-lock) to let apt choose again.\n"
-            + packages.map { "\($0.name)=\($0.version)" }.joined(separator: "\n") + "\n"
+            + pins.joined(separator: "\n") + "\n"
     }
 }
 

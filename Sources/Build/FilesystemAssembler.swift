@@ -26,7 +26,8 @@ public struct FilesystemManifest: Codable, Sendable {
 }
 
 /// One filesystems stage as a value, so a rootless build can run it in a child process that is
-/// root of a user namespace (`coresdk build filesystems-job FILE`); as root it runs in-process.
+/// root of a user namespace (`coresdk build filesystems-job FILE`); as root it runs in-process on
+/// the plan's own board and recipes.
 public struct FilesystemJob: Codable, Sendable {
     public var repository: String
     public var board: String
@@ -41,8 +42,10 @@ public struct FilesystemJob: Codable, Sendable {
     static let fileName = "filesystems-job.json"
 
     /// Runs the job here when root, else in a user namespace through the running coresdk.
-    func run(in namespace: UserNamespace?, scratch cache: BuildCache) throws {
-        guard let namespace else { return try assemble() }
+    func run(_ plan: ImagePlan, in namespace: UserNamespace?, scratch cache: BuildCache, progress: ProgressReporter) throws {
+        guard let namespace else {
+            return try assemble(board: plan.board, recipes: plan.recipes, partitions: plan.partitions, progress: progress)
+        }
         let directory = try cache.makeScratchDirectory(for: "job")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent(Self.fileName)
@@ -54,21 +57,23 @@ public struct FilesystemJob: Codable, Sendable {
         }
     }
 
-    /// Loads the job a parent wrote and assembles it (the child's side).
+    /// Loads the job a parent wrote, reads its board again, and assembles it (the child's side).
     public static func assemble(jobFile: URL) throws {
-        try JSONDecoder().decode(FilesystemJob.self, from: Data(contentsOf: jobFile)).assemble()
+        let job = try JSONDecoder().decode(FilesystemJob.self, from: Data(contentsOf: jobFile))
+        let repository = RecipeRepository(root: URL(fileURLWithPath: job.repository))
+        let board = try repository.loadBoard(named: job.board)
+        try job.assemble(board: board, recipes: try repository.plan(board: board),
+                         partitions: try DiskPlanner.partitionSpecs(for: board),
+                         progress: ProgressReporter(totalSteps: 0, quiet: job.quiet))
     }
 
-    func assemble() throws {
-        let repository = RecipeRepository(root: URL(fileURLWithPath: self.repository))
-        let board = try repository.loadBoard(named: self.board)
-        let assembler = FilesystemAssembler(board: board, plan: try repository.plan(board: board),
-                                            partitions: try DiskPlanner.partitionSpecs(for: board),
+    private func assemble(board: Board, recipes: BuildPlan, partitions: [DiskPlanner.Partition],
+                          progress: ProgressReporter) throws {
+        let assembler = FilesystemAssembler(board: board, plan: recipes, partitions: partitions,
                                             version: version, clock: BuildClock(epoch: epoch), seed: seed)
         try assembler.assemble(debianTarball: URL(fileURLWithPath: debianTarball),
                                components: components.map { URL(fileURLWithPath: $0) },
-                               into: URL(fileURLWithPath: entry),
-                               progress: ProgressReporter(totalSteps: 0, quiet: quiet))
+                               into: URL(fileURLWithPath: entry), progress: progress)
     }
 }
 
@@ -192,10 +197,10 @@ struct FilesystemAssembler {
             switch fsType {
             case .squashfs:
                 return try makeSquashfs(image: image, from: usrTree, clock: clock,
-                                        compression: board.usr.compression ?? "zstd:9")
+                                        compression: board.usr.chosenCompression)
             case .erofs:
                 return try makeErofs(image: image, from: usrTree, clock: clock, uuid: stableUUID("\(seed)/usr"),
-                                     compression: board.usr.compression ?? "lz4hc")
+                                     compression: board.usr.chosenCompression)
             }
         }
         let verity = try progress.detail("dm-verity hash tree for /usr") {

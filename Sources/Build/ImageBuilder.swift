@@ -98,7 +98,7 @@ public struct ImageBuilder {
                                         debianTarball: debian.appendingPathComponent("rootfs.tar").path,
                                         components: componentTrees.map(\.path), entry: scratch.path,
                                         quiet: request.quiet)
-                try job.run(in: namespace, scratch: cache)
+                try job.run(plan, in: namespace, scratch: cache, progress: progress)
             }
             record("filesystems", result.cached)
             return (result.url, result.cached)
@@ -195,7 +195,7 @@ public struct LockedVersionsUnavailable: Error, CustomStringConvertible {
         "\(lock.path): --locked, but the Debian mirror no longer has these locked versions:\n"
             + drift.map { "  \($0.name): locked \($0.locked), mirror has \($0.installed)" }.joined(separator: "\n")
             + "\nBuild without --locked to install the mirror's versions and rewrite the lock, or point the build "
-            + "at a snapshot mirror that still has them (--apt-source)."
+            + "at a snapshot mirror that still has them (the board's apt-sources, or --apt-source)."
     }
 }
 

@@ -110,10 +110,16 @@ public struct ImagePlan: Sendable {
         for recipe in recipes.recipes {
             let dependencies = recipes.dependencyClosure(of: recipe.name).compactMap { components[$0] }
             let builder = ComponentBuilder(recipe: recipe, architecture: board.arch.rawValue)
-            var producers = recipe.buildTools
-            if !recipe.swiftProducts.isEmpty { producers += SwiftProducts.tools }
+            var producerNames = recipe.buildTools
+            if !recipe.swiftProducts.isEmpty { producerNames += SwiftProducts.tools }
+            let producers: [ToolIdentity]
+            do {
+                producers = try tools.identities(of: producerNames)
+            } catch {
+                throw SupportError("\(recipe.fileURL.path): recipe '\(recipe.name)' needs a host tool: \(error)")
+            }
             components[recipe.name] = try StageKey.make(
-                "component", upstream: [debian] + dependencies, producers: try tools.identities(of: producers), code: code
+                "component", upstream: [debian] + dependencies, producers: producers, code: code
             ) { key in
                 try builder.addInputs(to: &key)
                 if !recipe.swiftProducts.isEmpty, let swiftSources { key.add("swift-sources", swiftSources) }
@@ -203,7 +209,7 @@ public struct PlanReport: Codable, Sendable {
         lockedPackages = plan.bootstrap.lock.packages.count
         aptSources = plan.bootstrap.sources.text
         overlays = plan.recipes.overlays.map(\.lastPathComponent)
-        usr = ["filesystem": plan.board.usr.filesystem.rawValue, "compression": plan.board.usr.compression ?? "default"]
+        usr = ["filesystem": plan.board.usr.filesystem.rawValue, "compression": plan.board.usr.chosenCompression]
         let layout = try DiskPlanner.layout(for: plan.partitions, board: plan.board)
         let roles = Dictionary(uniqueKeysWithValues: plan.partitions.map { ($0.spec.number, $0.role.rawValue) })
         partitions = layout.partitions.map {
@@ -213,10 +219,7 @@ public struct PlanReport: Codable, Sendable {
         diskBytes = layout.totalBytes
         outputs = plan.naming.files(for: plan.board.outputs).map(\.name)
         coresdk = plan.code
-        var names = DebianBootstrap.tools + plan.filesystemTools + plan.diskTools
-        names += plan.recipes.recipes.flatMap { $0.buildTools + ($0.swiftProducts.isEmpty ? [] : SwiftProducts.tools) }
-        var seen = Set<String>()
-        tools = try plan.tools.identities(of: names.filter { seen.insert($0).inserted }.sorted())
+        tools = plan.tools.resolvedIdentities
         stages = plan.stages.map {
             StageEntry(stage: $0.name, key: $0.key.cache, cached: cache.lookup(stage: $0.stage, key: $0.key.cache) != nil)
         }

@@ -139,6 +139,8 @@ public struct Board: Sendable, ConfigModel {
         /// The compressor for mkfs, optionally with a level (`zstd:9`), as written; it was checked
         /// to be one that `filesystem` takes (`UsrFilesystem.compressors`). nil lets the builder choose.
         public internal(set) var compression: String?
+        /// What mkfs is given: `compression`, or the filesystem's default.
+        public var chosenCompression: String { compression ?? filesystem.defaultCompression }
         public let location: SourceLocation
         public internal(set) var keyLocations: [String: SourceLocation] = [:]
 

@@ -58,6 +58,13 @@ public final class ToolRegistry: @unchecked Sendable {
     public func identities(of names: [String]) throws -> [ToolIdentity] {
         try names.map { try identity(of: $0) }
     }
+
+    /// Every tool resolved so far, by name.
+    public var resolvedIdentities: [ToolIdentity] {
+        lock.lock()
+        defer { lock.unlock() }
+        return resolved.values.sorted { $0.name < $1.name }
+    }
 }
 
 /// The running coresdk's own code, for cache keys: the digest of its executable, so any change to

@@ -30,7 +30,6 @@ final class TrustedBuildEndToEndTests: XCTestCase {
                                             "--cache-dir", cache.path, "--dry-run", "--json", "--repo", workspace.path],
                                            environment: environment, workingDirectory: workspace)
         let plan = try json(run)
-        XCTAssertLessThan(run.seconds, 10, "a dry run builds nothing")
         return Dictionary(uniqueKeysWithValues: (plan["stages"] as! [[String: Any]]).map {
             ($0["stage"] as! String, $0["cached"] as! Bool)
         })
@@ -69,8 +68,7 @@ final class TrustedBuildEndToEndTests: XCTestCase {
         XCTAssertTrue(packages.contains("debian linux-image-cloud-amd64 \(installed) (locked 0.0.1-1 not in the mirror)\n"), packages)
         XCTAssertTrue(try String(contentsOf: lock, encoding: .utf8).contains("\nlinux-image-cloud-amd64=\(installed)\n"))
         // The entry is stored under what was installed: a --locked rebuild now hits it, mirror or not.
-        var environment = ["http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"]
-        environment["SOURCE_DATE_EPOCH"] = "1700000000"
+        let environment = ["http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"]
         let again = try json(try CoreSDKRunner.coresdk(["build", "image", "--version", Self.version, "--locked", "--output", output.path,
                                                         "--cache-dir", build.cache.path, "--json"], in: workspace,
                                                        extraEnvironment: environment))
@@ -90,13 +88,12 @@ final class TrustedBuildEndToEndTests: XCTestCase {
         server.standardOutput = try FileHandle(forWritingTo: portFile)
         try server.run()
         defer { server.terminate(); server.waitUntilExit() }
+        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
         var port = ""
         for _ in 0..<100 where port.isEmpty {
             Thread.sleep(forTimeInterval: 0.1)
             let text = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
-            port = text.split(separator: " ").first { $0.hasPrefix("port") }.map { _ in
-                String(text.split(separator: "port ")[1].prefix { $0.isNumber })
-            } ?? ""
+            port = text.range(of: " port ").map { String(text[$0.upperBound...].prefix(while: \.isNumber)) } ?? ""
         }
         XCTAssertFalse(port.isEmpty, "python3 -m http.server did not start")
         let line = "deb [check-valid-until=no] http://127.0.0.1:\(port)/archive/debian/20261201T000000Z bookworm main"
