@@ -176,8 +176,10 @@ before=$(gpt_bytes "$img")
 run "$HELPER" first-boot "$img"
 check "first-boot again: 'not a first boot'" "not a first boot (disk GUID ${guid,,})" "$(cat "$tmp/out")"
 check "first-boot again: GPT unchanged" "$before" "$(gpt_bytes "$img")"
-# a torn write: primary header damaged -> repaired from the backup
-printf '\xff' | dd of="$img" bs=1 seek=$((512 + 60)) conv=notrunc status=none
+# a torn write: primary header damaged -> repaired from the backup. The byte is inverted, not set:
+# it lies in the random disk GUID, which holds 0xff there one time in 256.
+byte=$(od -An -tu1 -j $((512 + 60)) -N1 "$img")
+printf "\\x$(printf %02x $((255 - byte)))" | dd of="$img" bs=1 seek=$((512 + 60)) conv=notrunc status=none
 run "$HELPER" first-boot "$img"
 if [[ $rc -eq 0 ]] && grep -q "repaired the primary GPT" "$tmp/out" && [[ "$(gpt_bytes "$img")" == "$before" ]]; then
 	ok "first-boot repairs a damaged primary GPT from the backup"
