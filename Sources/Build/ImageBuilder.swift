@@ -48,8 +48,6 @@ public struct ImageBuilder {
 
     public init(plan: ImagePlan) { self.plan = plan }
 
-    public init(request: ImageRequest) throws { plan = try ImagePlan.resolve(request) }
-
     public func build() throws -> BuildReport {
         let start = Date()
         let request = plan.request
