@@ -109,26 +109,47 @@ public struct DebianBootstrap: Sendable {
     }
 
     /// Runs mmdebstrap, writing the rootfs tarball to `tarball`.
-    public func run(into tarball: URL, scratch: URL, clock: BuildClock) throws {
-        let sourcesFile = scratch.appendingPathComponent(sources.fileName)
-        try sources.text.write(to: sourcesFile, atomically: true, encoding: .utf8)
+    public func run(into tarball: URL, clock: BuildClock) throws {
+        let work = try Self.makeWorkDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let sourcesFile = work.appendingPathComponent(sources.fileName)
+        try Self.writeReadable(sources.text, to: sourcesFile)
         var arguments = ["mmdebstrap", "--mode=unshare", "--variant=essential", "--quiet",
                          "--architectures=\(architecture)",
                          "--include=\(packages.joined(separator: ","))"]
         if !lock.packages.isEmpty {
-            let preferences = scratch.appendingPathComponent("coresdk-lock.pref")
-            try lockPreferences.write(to: preferences, atomically: true, encoding: .utf8)
+            let preferences = work.appendingPathComponent("coresdk-lock.pref")
+            try Self.writeReadable(lockPreferences, to: preferences)
             arguments.append("--setup-hook=mkdir -p \"$1/etc/apt/preferences.d\" && "
                              + "cp '\(preferences.path)' \"$1/etc/apt/preferences.d/coresdk-lock.pref\"")
         }
         arguments += Self.dpkgOptions.map { "--dpkgopt=\($0)" }
         arguments += [sources.suite, tarball.path, sourcesFile.path]
         do {
-            try Command.run(arguments, environment: ["SOURCE_DATE_EPOCH": String(clock.epoch),
-                                                      "TMPDIR": scratch.path])
+            try Command.run(arguments, environment: ["SOURCE_DATE_EPOCH": String(clock.epoch), "TMPDIR": work.path])
         } catch let failure as CommandFailure {
             throw SupportError("installing Debian packages failed: \(failure)")
         }
+    }
+
+    /// Where mmdebstrap keeps its chroot and reads our sources and pins. Without root its unshare
+    /// mode works as root of its own namespace, mapped to one of the user's subordinate ids, which
+    /// may only pass through world-searchable directories — not a 0700 home or cache. So a fresh
+    /// directory in the temporary directory, searchable (0711) but not listable by others.
+    static func makeWorkDirectory() throws -> URL {
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-mmdebstrap-XXXXXX").path
+        var bytes = Array(template.utf8CString)
+        guard let created = mkdtemp(&bytes) else {
+            throw SupportError("cannot create a directory for mmdebstrap under \(FileManager.default.temporaryDirectory.path): \(String(cString: strerror(errno)))")
+        }
+        let path = String(cString: created)
+        chmod(path, 0o711)
+        return URL(fileURLWithPath: path)
+    }
+
+    private static func writeReadable(_ text: String, to url: URL) throws {
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        chmod(url.path, 0o644)
     }
 }
 

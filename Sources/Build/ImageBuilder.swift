@@ -156,7 +156,7 @@ public struct ImageBuilder {
             let scratch = try cache.makeScratchDirectory(for: "debian")
             do {
                 let tarball = scratch.appendingPathComponent("rootfs.tar")
-                try plan.bootstrap.run(into: tarball, scratch: scratch, clock: request.clock)
+                try plan.bootstrap.run(into: tarball, clock: request.clock)
                 let installed = PackageLock(packages: try DebianBootstrap.installedPackages(in: tarball))
                 drift = plan.bootstrap.lock.drift(from: installed.packages)
                 if request.locked, !drift.isEmpty { throw LockedVersionsUnavailable(lock: plan.lockURL, drift: drift) }

@@ -22,6 +22,8 @@ final class RootlessEndToEndTests: XCTestCase {
         if !(try String(contentsOfFile: "/etc/subuid", encoding: .utf8)).contains("\(Self.user):") {
             try CoreSDKRunner.run(["usermod", "--add-subuids", "300000-365535", "--add-subgids", "300000-365535", Self.user])
         }
+        // A private home, as many distributions make them: mmdebstrap's namespace cannot pass through it.
+        chmod(home.path, 0o700)
         let tree = home.appendingPathComponent("tree")
         try? FileManager.default.removeItem(at: tree)
         try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
@@ -40,7 +42,7 @@ final class RootlessEndToEndTests: XCTestCase {
     }
 
     func asUser(_ arguments: [String], user: String = RootlessEndToEndTests.user) throws -> CoreSDKRunner.Run {
-        let tree = URL(fileURLWithPath: "/home/\(Self.user)/tree")
+        let tree = URL(fileURLWithPath: "/home/\(user)/tree")
         return try CoreSDKRunner.launch(["runuser", "-u", user, "--", "env", "HOME=/home/\(user)", "SOURCE_DATE_EPOCH=1700000000",
                                          tree.appendingPathComponent("coresdk").path] + arguments,
                                         workingDirectory: URL(fileURLWithPath: "/"))
@@ -100,8 +102,12 @@ final class RootlessEndToEndTests: XCTestCase {
         if (try? CoreSDKRunner.run(["id", Self.userWithoutIds])) == nil {
             try CoreSDKRunner.run(["useradd", "--create-home", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", Self.userWithoutIds])
         }
-        let output = URL(fileURLWithPath: "/home/\(Self.userWithoutIds)/out")
-        let run = try asUser(["build", "image", "--repo", home.appendingPathComponent("tree").path,
+        let ownHome = URL(fileURLWithPath: "/home/\(Self.userWithoutIds)")
+        try? FileManager.default.removeItem(at: ownHome.appendingPathComponent("tree"))
+        try CoreSDKRunner.run(["cp", "-a", home.appendingPathComponent("tree").path, ownHome.path])
+        try CoreSDKRunner.run(["chown", "-R", "\(Self.userWithoutIds):\(Self.userWithoutIds)", ownHome.appendingPathComponent("tree").path])
+        let output = ownHome.appendingPathComponent("out")
+        let run = try asUser(["build", "image", "--repo", ownHome.appendingPathComponent("tree").path,
                               "--output", output.path, "--json"], user: Self.userWithoutIds)
         XCTAssertNotEqual(run.status, 0)
         XCTAssertTrue(run.standardError.contains("user \(Self.userWithoutIds) has no subordinate ids of its own"), run.standardError)
