@@ -12,16 +12,19 @@ setup:
 image: setup
 	$(CORESDK) build image --board $(BOARD)
 
-# Minutes, no VMs: unit tests, then the recipe tests that boot nothing (gptprio's C tool).
+# Minutes, no VMs: unit tests, then the recipe tests that boot nothing (the GPT library the C
+# tools share, gptprio's C tool).
 check: setup
 	swift test --skip EndToEndTests
+	bash recipes/lib/gpt/test.sh
 	bash recipes/gptprio/test.sh
 
 # Everything: unit tests and the end-to-end tests that build and boot real images (swift test),
-# then each source recipe's own test (the C tools, the bootloader and the initramfs, booted under QEMU).
+# then each recipe library's and source recipe's own test (the C tools, the bootloader and the
+# initramfs, booted under QEMU).
 test: setup
 	swift test
-	set -e; for recipe_test in recipes/*/test.sh; do echo "== $$recipe_test"; bash "$$recipe_test"; done
+	set -e; for recipe_test in recipes/lib/*/test.sh recipes/*/test.sh; do echo "== $$recipe_test"; bash "$$recipe_test"; done
 
 bench: setup
 	bash bench/build-image.sh

@@ -29,8 +29,9 @@ let package = Package(
         .target(name: "Recipes", dependencies: ["Support", "Yams"]),
         .target(name: "Disk", dependencies: ["Support", "CFdisk"]),
         .target(name: "Filesystems", dependencies: ["Support"]),
-        .target(name: "Rootfs", dependencies: ["Support", "Recipes", "CArchive"]),
-        .target(name: "Boot", dependencies: ["Support", "CArchive"]),
+        .target(name: "Archive", dependencies: ["Support", "CArchive"]),
+        .target(name: "Rootfs", dependencies: ["Support", "Recipes", "Archive"]),
+        .target(name: "Boot", dependencies: ["Support", "Disk", "Archive"]),
         // Parses, validates and applies cloud-config on the host and in the image: standard library
         // and C only (no Foundation), so the in-image agent stays small.
         .target(name: "CloudConfig", dependencies: ["CYAML", "CZlib"]),
@@ -39,7 +40,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .target(name: "ImageConfig", dependencies: ["Support", "Disk", "Filesystems", "CloudConfig", "Payload"]),
+        .target(name: "ImageConfig", dependencies: ["Support", "Disk", "Boot", "Filesystems", "CloudConfig", "Payload"]),
         .target(name: "Build", dependencies: ["Support", "Recipes", "Rootfs", "Filesystems", "Disk", "Boot"]),
 
         // The thin CLI.
@@ -52,14 +53,15 @@ let package = Package(
 
         .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig"]),
         .testTarget(name: "PayloadTests", dependencies: ["Payload", "Support"]),
-        .testTarget(name: "ImageConfigTests", dependencies: ["ImageConfig", "CloudConfig", "Disk", "Filesystems", "Support"]),
+        .testTarget(name: "ImageConfigTests", dependencies: ["ImageConfig", "Boot", "CloudConfig", "Disk", "Filesystems", "Support"]),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
         .testTarget(name: "DiskTests", dependencies: ["Disk", "Support"]),
         .testTarget(name: "FilesystemsTests", dependencies: ["Filesystems", "Support"]),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "Support"]),
         .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Support"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "Support"]),
         .testTarget(name: "BuildTests", dependencies: ["Build", "Recipes", "Support"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Disk", "Support"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Boot", "Disk", "Support"]),
     ]
 )

@@ -18,6 +18,8 @@ PACKAGES=(
   protobuf-compiler bzip2
   # building source recipes (coreos-boot is a UEFI application: gnu-efi)
   build-essential make python3 gnu-efi
+  # the generated <prefix>_production_qemu.sh is checked with it
+  shellcheck
 )
 
 missing=()

@@ -1,9 +1,20 @@
+import Disk
 import Foundation
 import Support
 
-/// An A/B slot: USR-A boots `vmlinuz-a` with `initrd-a` and `cmdline-a`, USR-B the `-b` files.
-public enum BootSlot: String, Sendable, CaseIterable {
-    case a, b
+/// A slot's boot files on the ESP, where coreos-boot reads them: USR-A boots `/coreos/vmlinuz-a` with
+/// `/coreos/initrd-a` and the kernel command line in `/coreos/cmdline-a`, USR-B the `-b` files.
+public struct SlotBootFiles: Sendable, Equatable {
+    public enum File: String, Sendable, CaseIterable {
+        case kernel = "vmlinuz", initramfs = "initrd", commandLine = "cmdline"
+    }
+
+    public let slot: UsrSlot
+
+    public init(_ slot: UsrSlot) { self.slot = slot }
+
+    /// The file's path in the ESP, relative to its root: `coreos/vmlinuz-a`.
+    public func path(_ file: File) -> String { "\(BootPartition.directory)/\(file.rawValue)-\(slot.rawValue)" }
 }
 
 /// The ESP's contents, as coreos-boot (the UEFI bootloader) expects them: itself at the removable
@@ -24,18 +35,18 @@ public enum BootPartition {
 
     /// Lays out the ESP tree at `tree` for `slot`; the tree becomes the FAT filesystem.
     public static func stage(into tree: URL, bootloader: URL, kernel: URL, initramfs: URL,
-                             commandLine: String, slot: BootSlot) throws {
+                             commandLine: String, slot: UsrSlot) throws {
         let fm = FileManager.default
-        let slotDirectory = tree.appendingPathComponent(directory)
+        let files = SlotBootFiles(slot)
         let bootloaderTarget = tree.appendingPathComponent(bootloaderPath)
-        try fm.createDirectory(at: slotDirectory, withIntermediateDirectories: true)
+        try fm.createDirectory(at: tree.appendingPathComponent(directory), withIntermediateDirectories: true)
         try fm.createDirectory(at: bootloaderTarget.deletingLastPathComponent(), withIntermediateDirectories: true)
         for (source, target) in [(bootloader, bootloaderTarget),
-                                 (kernel, slotDirectory.appendingPathComponent("vmlinuz-\(slot.rawValue)")),
-                                 (initramfs, slotDirectory.appendingPathComponent("initrd-\(slot.rawValue)"))] {
+                                 (kernel, tree.appendingPathComponent(files.path(.kernel))),
+                                 (initramfs, tree.appendingPathComponent(files.path(.initramfs)))] {
             try? fm.removeItem(at: target)
             try fm.copyItem(at: source, to: target)
         }
-        try Data((commandLine + "\n").utf8).write(to: slotDirectory.appendingPathComponent("cmdline-\(slot.rawValue)"))
+        try Data((commandLine + "\n").utf8).write(to: tree.appendingPathComponent(files.path(.commandLine)))
     }
 }

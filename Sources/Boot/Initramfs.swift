@@ -1,10 +1,10 @@
-import CArchive
+import Archive
 import Foundation
 import Support
 
 /// The initramfs coresdk builds for every image: busybox, coreos-init's `/init` and helper, and
 /// the kernel modules that reach the disk, dm-verity and /usr — a newc cpio, zstd-compressed,
-/// written with libarchive (no cpio tool, no root: device nodes are just archive headers).
+/// written with `ArchiveWriter` (no cpio tool, no root: device nodes are just archive headers).
 public struct Initramfs {
     /// Files the image must contain, by the recipe that provides them.
     public static let requiredFiles: [(path: String, recipe: String)] = [
@@ -59,7 +59,7 @@ public struct Initramfs {
                                  source: index.directory.appendingPathComponent(module.path), mode: 0o644))
         }
         try AtomicFile.produce(output) { temporary in
-            try CpioWriter(url: temporary, mtime: clock.epoch).write(entries)
+            try Self.writeCpio(entries, to: temporary, mtime: clock.epoch)
         }
         return closure.map(\.name)
     }
@@ -71,7 +71,7 @@ enum Entry {
     case file(String, source: URL, mode: mode_t)
     case text(String, String)
     case symlink(String, target: String)
-    case characterDevice(String, major: Int32, minor: Int32)
+    case characterDevice(String, major: UInt32, minor: UInt32)
 
     var path: String {
         switch self {
@@ -82,84 +82,34 @@ enum Entry {
     }
 }
 
-/// libarchive's AE_IF* file types (macros with casts, which Swift does not import).
-private enum FileType {
-    static let directory: UInt32 = 0o040000
-    static let regular: UInt32 = 0o100000
-    static let symlink: UInt32 = 0o120000
-    static let characterDevice: UInt32 = 0o020000
-}
-
-/// A newc cpio with zstd, every member root-owned with the build's mtime, inode numbers in
-/// write order: the same entries give the same bytes.
-final class CpioWriter {
-    private let archive: OpaquePointer
-    private let url: URL
-    private let mtime: Int
-    private var inode: Int64 = 0
-
-    init(url: URL, mtime: Int) throws {
-        guard let archive = archive_write_new() else { throw SupportError("libarchive: out of memory") }
-        self.archive = archive
-        self.url = url
-        self.mtime = mtime
-        try check(archive_write_set_format_cpio_newc(archive), "choosing the newc format")
-        try check(archive_write_add_filter_zstd(archive), "adding zstd compression")
-        try check(archive_write_open_filename(archive, url.path), "opening")
-    }
-
-    deinit { archive_write_free(archive) }
-
-    func write(_ entries: [Entry]) throws {
-        for entry in entries { try write(entry) }
-        try check(archive_write_close(archive), "closing")
-    }
-
-    private func write(_ member: Entry) throws {
-        guard let entry = archive_entry_new() else { throw SupportError("libarchive: out of memory") }
-        defer { archive_entry_free(entry) }
-        inode += 1
-        archive_entry_set_pathname(entry, member.path)
-        archive_entry_set_uid(entry, 0)
-        archive_entry_set_gid(entry, 0)
-        archive_entry_set_mtime(entry, time_t(mtime), 0)
-        archive_entry_set_ino64(entry, inode)
-        archive_entry_set_nlink(entry, 1)
-        var data = Data()
-        switch member {
-        case .directory:
-            archive_entry_set_filetype(entry, FileType.directory)
-            archive_entry_set_perm(entry, 0o755)
-            archive_entry_set_nlink(entry, 2)
-        case .file(_, let source, let mode):
-            data = try Data(contentsOf: source)
-            archive_entry_set_filetype(entry, FileType.regular)
-            archive_entry_set_perm(entry, mode)
-        case .text(_, let text):
-            data = Data(text.utf8)
-            archive_entry_set_filetype(entry, FileType.regular)
-            archive_entry_set_perm(entry, 0o644)
-        case .symlink(_, let target):
-            archive_entry_set_filetype(entry, FileType.symlink)
-            archive_entry_set_perm(entry, 0o777)
-            archive_entry_set_symlink(entry, target)
-        case .characterDevice(_, let major, let minor):
-            archive_entry_set_filetype(entry, FileType.characterDevice)
-            archive_entry_set_perm(entry, 0o600)
-            archive_entry_set_rdevmajor(entry, dev_t(major))
-            archive_entry_set_rdevminor(entry, dev_t(minor))
+extension Initramfs {
+    /// A newc cpio with zstd, every member root-owned with the build's mtime, inode numbers in
+    /// write order: the same entries give the same bytes.
+    static func writeCpio(_ entries: [Entry], to url: URL, mtime: Int) throws {
+        let writer = try ArchiveWriter(file: url, format: .cpioNewc, compression: .zstd)
+        for (index, member) in entries.enumerated() {
+            var entry = ArchiveEntry(path: member.path, kind: .regular, permissions: 0o644,
+                                     modificationTime: mtime, inode: Int64(index + 1))
+            var contents = Data()
+            switch member {
+            case .directory:
+                entry.kind = .directory
+                entry.permissions = 0o755
+                entry.linkCount = 2
+            case .file(_, let source, let mode):
+                contents = try Data(contentsOf: source)
+                entry.permissions = UInt32(mode)
+            case .text(_, let text):
+                contents = Data(text.utf8)
+            case .symlink(_, let target):
+                entry.kind = .symlink(target: target)
+                entry.permissions = 0o777
+            case .characterDevice(_, let major, let minor):
+                entry.kind = .characterDevice(major: major, minor: minor)
+                entry.permissions = 0o600
+            }
+            try writer.write(entry, contents: contents)
         }
-        archive_entry_set_size(entry, la_int64_t(data.count))
-        try check(archive_write_header(archive, entry), "writing \(member.path)")
-        if !data.isEmpty {
-            let written = data.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, $0.count) }
-            guard written == data.count else { try check(ARCHIVE_FATAL, "writing data of \(member.path)"); return }
-        }
-    }
-
-    private func check(_ status: Int32, _ doing: String) throws {
-        guard status < ARCHIVE_WARN else { return }
-        let reason = archive_error_string(archive).map { String(cString: $0) } ?? "error \(status)"
-        throw SupportError("libarchive: \(doing) \(url.lastPathComponent): \(reason)")
+        try writer.finish()
     }
 }

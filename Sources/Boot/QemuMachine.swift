@@ -1,24 +1,32 @@
+import Disk
 import Foundation
 import Support
 
 /// How `coresdk qemu` (and the `<prefix>_production_qemu.sh` written next to each image) starts an
 /// image, as CoreOS's qemu script did: UEFI firmware, KVM when usable (else TCG), a virtio disk,
 /// user networking with SSH forwarded on 127.0.0.1, the serial console on stdio or in a file.
+///
+/// The machine is described once, below: its settings (the properties, whose initial values are
+/// the defaults), the options that set them (`QemuOption.all`) and the command line they make
+/// (`commandLine`). `arguments(variables:)` renders that command line in Swift, `QemuScript` the
+/// same one, with the same option parsing, in bash. Adding an option is a property, an entry in
+/// `QemuOption.all` and, if QEMU sees it, words in `commandLine`.
 public struct QemuMachine: Sendable {
     /// Debian's `ovmf` package: read-only code, and a variable store each run gets a copy of.
     public static let firmwareCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
     public static let firmwareVariables = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+    public static let ports = 1...65535
 
     public var image: URL
     /// Writes go to a throw-away overlay; the image stays as it was.
     public var snapshot = false
     /// Host port on 127.0.0.1 forwarded to the guest's SSH port.
-    public var sshPort: Int?
+    public var sshPort = 2222
     /// The serial console goes here instead of stdio.
     public var serialLog: URL?
     public var memoryMiB = 1024
     public var cpus = 2
-    public var useKVM = QemuMachine.kvmUsable()
+    public var accelerator = Accelerator.auto
     /// Sockets to other machines (QEMU's `-netdev socket`), all joined to one second NIC through a
     /// QEMU hub: machines booted on one host share a private network, as the article's second NIC.
     public var links: [Link] = []
@@ -29,86 +37,107 @@ public struct QemuMachine: Sendable {
 
     public init(image: URL) { self.image = image }
 
+    /// QEMU's command line. Facts are what the machine works out (the accelerator `auto` resolves
+    /// to, the image's format, ...); option values are the settings as `QemuOption` shows them.
+    static let commandLine: [QemuCommandLine.Section] = [
+        .always([
+            "qemu-system-x86_64", "-machine", "q35",
+            "-accel", .fact(.accelerator), "-cpu", .fact(.cpuModel),
+            "-m", .value(.memory), "-smp", .value(.cpus),
+            "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=\(firmwareCode)",
+            "-drive", .init("if=pflash,format=raw,unit=1,file=", .fact(.firmwareVariables)),
+            "-drive", .init("if=none,id=disk0,format=", .fact(.imageFormat), ",file=", .value(.image),
+                            .ifSet(.snapshot, ",snapshot=on")),
+            "-device", "virtio-blk-pci,drive=disk0,bootindex=1",
+            "-netdev", .init("user,id=net0,hostfwd=tcp:127.0.0.1:", .value(.sshPort), "-:22"),
+            "-device", "virtio-net-pci,netdev=net0",
+            "-vga", "std", "-display", "none",
+            "-serial", .init(.ifSet(.serialLog, "file:"), .value(.serialLog, otherwise: "mon:stdio")),
+        ]),
+        .ifLinks([
+            "-netdev", "hubport,id=link,hubid=1",
+            "-device", .init("virtio-net-pci,netdev=link,mac=", .value(.linkMAC, otherwise: .fact(.defaultLinkMAC))),
+        ]),
+        .eachLink([
+            "-netdev", .init("socket,id=link", .fact(.linkIndex), ",", .fact(.linkRole), "=", .fact(.linkHost), ":",
+                             .fact(.linkPort)),
+            "-netdev", .init("hubport,id=linkport", .fact(.linkIndex), ",hubid=1,netdev=link", .fact(.linkIndex)),
+        ]),
+        .extraArguments,
+    ]
+
+    public enum Accelerator: String, Sendable, CaseIterable {
+        case auto, kvm, tcg
+
+        /// `auto` is KVM when `kvmUsable()`, TCG otherwise.
+        public var resolved: Accelerator { self == .auto ? (QemuMachine.kvmUsable() ? .kvm : .tcg) : self }
+
+        /// KVM runs the host's CPU; TCG emulates `max`, everything it can.
+        var cpuModel: String? {
+            switch self {
+            case .kvm: "host"
+            case .tcg: "max"
+            case .auto: nil
+            }
+        }
+    }
+
     /// One end of a link: `listen:PORT` waits for another machine, `connect:PORT` joins one; a host
     /// may be given (`connect:127.0.0.1:PORT`), 127.0.0.1 otherwise.
     public struct Link: Sendable, Equatable {
-        public enum Role: String, Sendable { case listen, connect }
+        public enum Role: String, Sendable, CaseIterable { case listen, connect }
         public var role: Role
         public var host: String
         public var port: Int
 
-        public init(parsing text: String) throws {
-            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard (2...3).contains(parts.count), let role = Role(rawValue: parts[0]),
-                  let port = Int(parts[parts.count - 1]), (1...65535).contains(port),
-                  parts.count == 2 || !parts[1].isEmpty else {
-                throw SupportError("'\(text)' is not a link: use listen:PORT or connect:PORT (optionally listen:HOST:PORT), PORT 1-65535")
-            }
+        static let defaultHost = "127.0.0.1"
+        /// ROLE:[HOST:]PORT. Groups as bash numbers them (`QemuValuePattern`): 2 the role, 4 the host, 5 the port.
+        static let pattern = QemuValuePattern(
+            "(\(Role.allCases.map(\.rawValue).joined(separator: "|"))):(([^:]+):)?(\(QemuValuePattern.digits))")
+        static let groups = (role: 2, host: 4, port: 5)
+        static let expected = "a link: use listen:PORT or connect:PORT (optionally listen:HOST:PORT), PORT \(QemuOption.Kind.bounds(QemuMachine.ports))"
+
+        init?(validating text: String) {
+            guard let groups = Self.pattern.match(text), let role = Role(rawValue: groups[Self.groups.role]),
+                  let port = Int(groups[Self.groups.port]), QemuMachine.ports.contains(port) else { return nil }
             self.role = role
-            self.host = parts.count == 3 ? parts[1] : "127.0.0.1"
+            self.host = groups[Self.groups.host].isEmpty ? Self.defaultHost : groups[Self.groups.host]
             self.port = port
         }
     }
 
     /// `52:54:00` (QEMU's prefix), `c0`, then the SSH port's two bytes.
+    static let linkMACFormat = "52:54:00:c0:%02x:%02x"
+
     public static func defaultLinkMAC(sshPort: Int) -> String {
-        String(format: "52:54:00:c0:%02x:%02x", sshPort >> 8 & 0xFF, sshPort & 0xFF)
+        String(format: linkMACFormat, sshPort >> 8 & 0xFF, sshPort & 0xFF)
     }
 
-    public static func isMAC(_ text: String) -> Bool {
-        let octets = text.split(separator: ":", omittingEmptySubsequences: false)
-        return octets.count == 6 && octets.allSatisfy { $0.count == 2 && UInt8($0, radix: 16) != nil }
-    }
+    static let macPattern = QemuValuePattern("[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 
-    var linkArguments: [String] {
-        guard !links.isEmpty else { return [] }
-        var arguments = ["-netdev", "hubport,id=link,hubid=1",
-                         "-device", "virtio-net-pci,netdev=link,mac=\(linkMAC ?? Self.defaultLinkMAC(sshPort: sshPort ?? 0))"]
-        for (index, link) in links.enumerated() {
-            arguments += ["-netdev", "socket,id=link\(index),\(link.role.rawValue)=\(link.host):\(link.port)",
-                          "-netdev", "hubport,id=linkport\(index),hubid=1,netdev=link\(index)"]
-        }
-        return arguments
-    }
+    public static func isMAC(_ text: String) -> Bool { macPattern.match(text) != nil }
+
+    // The KVM rule's parts, which the script's kvm_usable() is rendered from.
+    static let kvmDevice = "/dev/kvm"
+    static let cpuinfo = "/proc/cpuinfo"
+    static let cpuFlagsLine = "flags"
+    static let virtualizationFlags = ["vmx", "svm"]
 
     /// KVM needs /dev/kvm to open read-write and a CPU with hardware virtualization (vmx/svm).
     /// Some VMs offer /dev/kvm without it, and QEMU then dies with "emulation failure" in firmware.
     public static func kvmUsable() -> Bool {
-        let descriptor = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        let descriptor = open(kvmDevice, O_RDWR | O_CLOEXEC)
         guard descriptor >= 0 else { return false }
         close(descriptor)
-        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        return cpuinfo.split(separator: "\n").contains { line in
-            line.hasPrefix("flags") && line.split(separator: " ").contains { $0 == "vmx" || $0 == "svm" }
+        let text = (try? String(contentsOfFile: cpuinfo, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").contains { line in
+            line.hasPrefix(cpuFlagsLine) && line.split(separator: " ").contains { virtualizationFlags.contains(String($0)) }
         }
-    }
-
-    /// The image's format from its first bytes: qcow2 starts with "QFI\u{FB}", everything else is raw.
-    public static func format(of image: URL) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: image.path) else {
-            throw SupportError("\(image.path): no such image")
-        }
-        defer { try? handle.close() }
-        let magic = try handle.read(upToCount: 4) ?? Data()
-        return magic == Data([0x51, 0x46, 0x49, 0xFB]) ? "qcow2" : "raw"
     }
 
     /// The full command line, with the firmware variable store at `variables`.
     public func arguments(variables: URL) throws -> [String] {
-        var drive = "if=none,id=disk0,format=\(try Self.format(of: image)),file=\(image.path)"
-        if snapshot { drive += ",snapshot=on" }
-        var netdev = "user,id=net0"
-        if let sshPort { netdev += ",hostfwd=tcp:127.0.0.1:\(sshPort)-:22" }
-        return ["qemu-system-x86_64",
-                "-machine", "q35", "-accel", useKVM ? "kvm" : "tcg", "-cpu", useKVM ? "host" : "max",
-                "-m", String(memoryMiB), "-smp", String(cpus),
-                "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=\(Self.firmwareCode)",
-                "-drive", "if=pflash,format=raw,unit=1,file=\(variables.path)",
-                "-drive", drive, "-device", "virtio-blk-pci,drive=disk0,bootindex=1",
-                "-netdev", netdev, "-device", "virtio-net-pci,netdev=net0",
-                "-vga", "std", "-display", "none",
-                "-serial", serialLog.map { "file:\($0.path)" } ?? "mon:stdio"]
-            + linkArguments + extraArguments
+        try QemuCommandLine.render(Self.commandLine, for: self, variables: variables)
     }
 
     /// Runs QEMU in the foreground (stdio inherited) until the machine powers off; returns its exit status.
@@ -148,64 +177,42 @@ public struct QemuMachine: Sendable {
     }
 }
 
-/// `<prefix>_production_qemu.sh`: the same machine as `coresdk qemu`, for people who only have the
-/// image directory (like CoreOS's coreos_production_qemu.sh).
-public enum QemuScript {
-    public static func text(imageName: String) -> String {
-        """
-        #!/bin/bash
-        # Boots \(imageName) (next to this script) under QEMU with UEFI, as `coresdk qemu` does.
-        # Needs Debian's qemu-system-x86 and ovmf. Usage:
-        #   \(scriptUsage)
-        set -euo pipefail
-        image="$(dirname "$(readlink -f "$0")")/\(imageName)"
-        ssh_port=2222 serial=mon:stdio memory=1024 cpus=2 snapshot= dry_run= link_mac=
-        links=()
-        while [ $# -gt 0 ]; do
-            case $1 in
-                --snapshot) snapshot=,snapshot=on ;;
-                --ssh-port) ssh_port=$2; shift ;;
-                --serial-log) serial=file:$2; shift ;;
-                --memory) memory=$2; shift ;;
-                --cpus) cpus=$2; shift ;;
-                --image) image=$2; shift ;;
-                --link) links+=("$2"); shift ;;
-                --link-mac) link_mac=$2; shift ;;
-                --dry-run) dry_run=1 ;;
-                --) shift; break ;;
-                -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
-                *) echo "unknown option $1 (see --help)" >&2; exit 64 ;;
-            esac
-            shift
-        done
-        if [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then accel=kvm cpu=host; else accel=tcg cpu=max; fi
-        format=raw
-        [ "$(head -c 4 "$image" | od -An -tx1 | tr -d ' ')" = 514649fb ] && format=qcow2
-        variables=$(mktemp --suffix=.fd)
-        trap 'rm -f "$variables"' EXIT
-        cp \(QemuMachine.firmwareVariables) "$variables"
-        command=(qemu-system-x86_64 -machine q35 -accel "$accel" -cpu "$cpu" -m "$memory" -smp "$cpus"
-            -drive if=pflash,format=raw,unit=0,readonly=on,file=\(QemuMachine.firmwareCode)
-            -drive "if=pflash,format=raw,unit=1,file=$variables"
-            -drive "if=none,id=disk0,format=$format,file=$image$snapshot" -device virtio-blk-pci,drive=disk0,bootindex=1
-            -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$ssh_port-:22" -device virtio-net-pci,netdev=net0
-            -vga std -display none -serial "$serial")
-        if [ ${#links[@]} -gt 0 ]; then
-            [ -n "$link_mac" ] || link_mac=$(printf '52:54:00:c0:%02x:%02x' $((ssh_port >> 8 & 255)) $((ssh_port & 255)))
-            command+=(-netdev hubport,id=link,hubid=1 -device "virtio-net-pci,netdev=link,mac=$link_mac")
-            for index in "${!links[@]}"; do
-                IFS=: read -r role host port <<<"${links[$index]}"
-                [ -n "$port" ] || { port=$host; host=127.0.0.1; }
-                case $role in listen|connect) ;; *) echo "--link ${links[$index]}: use listen:PORT or connect:PORT" >&2; exit 64 ;; esac
-                command+=(-netdev "socket,id=link$index,$role=$host:$port" -netdev "hubport,id=linkport$index,hubid=1,netdev=link$index")
-            done
-        fi
-        command+=("$@")
-        if [ -n "$dry_run" ]; then printf '%s\\n' "${command[@]}"; exit 0; fi
-        "${command[@]}"
+extension QemuOption {
+    /// Every option of `coresdk qemu` and the script, in the order `--help` lists them.
+    public static let all: [QemuOption] = [image, snapshot, sshPort, serialLog, memory, cpus, accel, link, linkMAC, dryRun, json]
 
-        """
-    }
-
-    static let scriptUsage = "[--snapshot] [--ssh-port PORT] [--serial-log FILE] [--memory MiB] [--cpus N] [--link listen:PORT|connect:PORT ...] [--link-mac MAC] [-- QEMU ARGS]"
+    static let image = path("image", "FILE", launchers: [.script], help: "The disk image (default: the one next to this script).",
+                            \.machine.image)
+    static let snapshot = flag("snapshot", help: "Write to a throw-away overlay; the image is not changed.", \.machine.snapshot)
+    static let sshPort = integer("ssh-port", "PORT", QemuMachine.ports,
+                                 help: "Host port on 127.0.0.1 forwarded to the guest's SSH port.", \.machine.sshPort)
+    static let serialLog = path("serial-log", "FILE", help: "Write the serial console to this file instead of stdio.",
+                                \.machine.serialLog)
+    static let memory = integer("memory", "MiB", 256..., unit: "MiB", help: "Guest memory in MiB.", \.machine.memoryMiB)
+    static let cpus = integer("cpus", "N", 1..., help: "Guest CPUs.", \.machine.cpus)
+    static let accel = choice("accel", help: "QEMU accelerator: auto (KVM when usable, else TCG), kvm or tcg.",
+                              \.machine.accelerator)
+    static let link = QemuOption(
+        name: "link", valueName: "listen:PORT|connect:PORT", kind: .link, repeatable: true,
+        help: "A second NIC linked to other machines on this host: listen:PORT (the first machine) or connect:PORT "
+            + "(the others), optionally with a HOST before the PORT. Repeat it to link one machine to several; "
+            + "they share one network.",
+        store: { invocation, text in
+            guard let link = QemuMachine.Link(validating: text) else { return false }
+            invocation.machine.links.append(link)
+            return true
+        },
+        current: { _ in nil })
+    static let linkMAC = QemuOption(
+        name: "link-mac", valueName: "MAC", kind: .pattern(QemuMachine.macPattern, "a MAC address like 52:54:00:12:34:56"),
+        help: "The second NIC's MAC address (default: 52:54:00:c0 and the SSH port's two bytes).",
+        store: { invocation, text in
+            guard QemuMachine.isMAC(text) else { return false }
+            invocation.machine.linkMAC = text
+            return true
+        },
+        current: { $0.machine.linkMAC })
+    static let dryRun = flag("dry-run", help: "Print the QEMU command line instead of running it.", \.dryRun)
+    static let json = flag("json", launchers: [.coresdk],
+                           help: "With --dry-run, print {\"command\": [...]}; print an error as JSON.", \.json)
 }

@@ -22,15 +22,18 @@ public struct ComponentBuilder: Sendable {
     /// Debian recipes only name packages; source builds and recipes with files make a tree.
     public static func producesTree(_ recipe: Recipe) -> Bool { recipe.kind == .source || !recipe.files.isEmpty }
 
-    /// What the tree is made of: the recipe text, every file in its folder (names, modes,
-    /// contents) and the target architecture.
+    /// What the tree is made of: the recipe text, every file in its folder and in its libraries'
+    /// folders (names, modes, contents) and the target architecture.
     func addInputs(to key: inout ContentKey) throws {
         key.add("recipe", recipe.text)
         key.add("arch", architecture)
-        for (relative, url) in try filesInRecipeFolder() {
-            var info = stat()
-            lstat(url.path, &info)
-            key.add("file:\(relative):\(info.st_mode & 0o777)", try Digests.sha256(file: url))
+        let folders = [("file", recipe.directory)] + recipe.libraryDirectories.map { ("library:\($0.name)", $0.url) }
+        for (kind, folder) in folders {
+            // A recipe folder need not exist (a recipe without files has none).
+            guard FileManager.default.fileExists(atPath: folder.path) else { continue }
+            for file in try FileTree.entries(folder) where file.kind == .regular {
+                key.add("\(kind):\(file.path):\(file.permissions & 0o777)", try Digests.sha256(file: file.url))
+            }
         }
     }
 
@@ -43,6 +46,7 @@ public struct ComponentBuilder: Sendable {
                 let from = recipe.directory.appendingPathComponent(source)
                 try Command.run(["cp", "-a", from.path, sourceDirectory.path])
             }
+            try copyLibraries(into: sourceDirectory)
             let productDirectory = scratch.appendingPathComponent("products")
             try FileManager.default.createDirectory(at: productDirectory, withIntermediateDirectories: true)
             for (name, binary) in swiftProducts {
@@ -70,15 +74,17 @@ public struct ComponentBuilder: Sendable {
         }
     }
 
-    private func filesInRecipeFolder() throws -> [(String, URL)] {
-        let base = recipe.directory
-        guard let enumerator = FileManager.default.enumerator(atPath: base.path) else { return [] }
-        var files: [(String, URL)] = []
-        while let relative = enumerator.nextObject() as? String {
-            let url = base.appendingPathComponent(relative)
-            var info = stat()
-            if lstat(url.path, &info) == 0, info.st_mode & S_IFMT == S_IFREG { files.append((relative, url)) }
+    /// `recipes/lib/<name>/` → `$SRCDIR/lib/<name>/`, where the build's Makefiles look (`../lib/<name>`).
+    private func copyLibraries(into sourceDirectory: URL) throws {
+        guard !recipe.libraries.isEmpty else { return }
+        let libraries = sourceDirectory.appendingPathComponent("lib")
+        try FileManager.default.createDirectory(at: libraries, withIntermediateDirectories: true)
+        for (name, url) in recipe.libraryDirectories {
+            guard !FileManager.default.fileExists(atPath: libraries.appendingPathComponent(name).path) else {
+                throw SupportError("\(recipe.fileURL.path): a source of '\(recipe.name)' is already at lib/\(name), "
+                                   + "where the library '\(name)' goes; rename it")
+            }
+            try Command.run(["cp", "-a", url.path, libraries.path])
         }
-        return files.sorted { $0.0 < $1.0 }
     }
 }

@@ -175,7 +175,7 @@ public struct PackageLock: Sendable, Equatable {
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let parts = trimmed.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw SupportError("\(url.lastPathComponent):\(index + 1): expected 'package=version', got '\(trimmed)'")
+                throw SupportError(file: url.lastPathComponent, line: index + 1, "expected 'package=version', got '\(trimmed)'")
             }
             let nameAndArch = parts[0].split(separator: ":").map(String.init)
             packages.append(InstalledPackage(name: nameAndArch[0], version: parts[1],

@@ -12,13 +12,12 @@ public enum DiskPlanner {
         public let spec: PartitionSpec
         public let role: Role
         public let filesystemLabel: String
-        /// The first `usr` partition (USR-A) gets the image; the others ship empty.
-        public let isPrimaryUsr: Bool
+        /// The slot of a `usr` partition: USR-A gets the image, USR-B ships empty for updates.
+        public let usrSlot: UsrSlot?
     }
 
     public static func partitionSpecs(for board: Board) throws -> [Partition] {
         var partitions: [Partition] = []
-        var sawUsr = false
         for entry in board.layout.partitions.sorted(by: { $0.number < $1.number }) {
             guard let typeGUID = PartitionType.resolve(entry.type) else {
                 throw ConfigError(location: entry.typeLocation,
@@ -30,11 +29,30 @@ public enum DiskPlanner {
                                      uniqueGUID: entry.uuid, sizeBytes: entry.size, attributes: attributes)
             let role = Role(rawValue: entry.filesystem.rawValue) ?? .none
             partitions.append(Partition(spec: spec, role: role, filesystemLabel: entry.label,
-                                        isPrimaryUsr: role == .usr && !sawUsr))
-            if role == .usr { sawUsr = true }
+                                        usrSlot: role == .usr ? try usrSlot(of: entry) : nil))
         }
         _ = try layout(for: partitions, board: board)
+        for slot in UsrSlot.allCases where !partitions.contains(where: { $0.usrSlot == slot }) {
+            throw ConfigError(location: board.layout.location,
+                              message: "the layout has no partition \(slot.label) with 'filesystem: usr'; "
+                                + "coreos-boot and the updater boot the two slots USR-A and USR-B")
+        }
         return partitions
+    }
+
+    /// coreos-boot and the updater find the slots by name and type, so a `usr` partition must be one of them.
+    private static func usrSlot(of entry: Board.Partition) throws -> UsrSlot {
+        guard let slot = UsrSlot(label: entry.label) else {
+            throw ConfigError(location: entry.location(ofKey: "label") ?? entry.location,
+                              message: "a partition with 'filesystem: usr' is a /usr slot and must be labelled "
+                                + "USR-A or USR-B, not '\(entry.label)'")
+        }
+        guard PartitionType.resolve(entry.type) == PartitionType.coreOSUsr else {
+            throw ConfigError(location: entry.typeLocation,
+                              message: "\(slot.label) must have type coreos-usr (\(PartitionType.coreOSUsr)), "
+                                + "the type coreos-boot looks for, not '\(entry.type)'")
+        }
+        return slot
     }
 
     public static func layout(for partitions: [Partition], board: Board) throws -> DiskLayout {
@@ -96,8 +114,4 @@ struct DiskAssembler {
                                     qcow2Bytes: qcow2Bytes, qcow2SHA256: qcow2Digest)
         try JSONEncoder().encode(manifest).write(to: entry.appendingPathComponent(DiskManifest.fileName))
     }
-}
-
-func fileSize(_ url: URL) throws -> UInt64 {
-    (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.uint64Value ?? 0
 }

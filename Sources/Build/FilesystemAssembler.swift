@@ -118,7 +118,7 @@ struct FilesystemAssembler {
             { try makeDataFilesystems(root: rootTree, entry: entry, progress: progress) })
         let (verity, usr, usrImage) = usrOutcome
         var images = dataImages
-        for partition in partitions where partition.role == .usr && partition.isPrimaryUsr {
+        for partition in partitions where partition.usrSlot == .a {
             images[String(partition.spec.number)] = usrImage
         }
         // The ESP comes last: slot A's command line carries /usr's root hash.
@@ -187,8 +187,8 @@ struct FilesystemAssembler {
 
     private func makeUsr(from usrTree: URL, entry: URL, progress: ProgressReporter)
         throws -> (BuildReport.Verity, BuildReport.UsrFilesystem, String) {
-        guard let slot = partitions.first(where: { $0.role == .usr && $0.isPrimaryUsr }) else {
-            throw SupportError("\(board.fileURL.path): the layout has no partition with 'filesystem: usr'")
+        guard let slot = partitions.first(where: { $0.usrSlot == .a }) else {
+            throw SupportError(file: board.fileURL.path, "the layout has no partition with 'filesystem: usr'")
         }
         let image = entry.appendingPathComponent(Self.usrImageName)
         let contentBytes = try RootfsTree(root: usrTree).apparentSize()
@@ -209,9 +209,9 @@ struct FilesystemAssembler {
                               uuid: stableUUID("\(seed)/verity"))
         }
         let available = slot.spec.sizeBytes
-        let used = try FileManager.default.attributesOfItem(atPath: image.path)[.size] as! UInt64
+        let used = try fileSize(image)
         guard used <= available else {
-            throw SupportError("partition \(slot.spec.number) (\(slot.spec.label)): /usr needs \(used) bytes "
+            throw SupportError(partition: "partition \(slot.spec.number) (\(slot.spec.label))", "/usr needs \(used) bytes "
                                + "(filesystem and verity tree), \(available) available; raise its size in \(board.fileURL.lastPathComponent)")
         }
         // The update image is the whole partition, as update payloads describe it.

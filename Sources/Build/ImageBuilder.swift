@@ -185,15 +185,17 @@ public struct ImageBuilder {
 }
 
 /// `--locked` and a lock the mirror cannot honour any more.
-public struct LockedVersionsUnavailable: Error, CustomStringConvertible {
+public struct LockedVersionsUnavailable: ReportableError {
     public let lock: URL
     public let drift: [LockDrift]
 
-    public var description: String {
-        "\(lock.path): --locked, but the Debian mirror no longer has these locked versions:\n"
-            + drift.map { "  \($0.name): locked \($0.locked), mirror has \($0.installed)" }.joined(separator: "\n")
+    public var details: ErrorDetails {
+        let versions = drift.map { "  \($0.name): locked \($0.locked), mirror has \($0.installed)" }
+        return ErrorDetails(message: "--locked, but the Debian mirror no longer has these locked versions:\n"
+            + versions.joined(separator: "\n")
             + "\nBuild without --locked to install the mirror's versions and rewrite the lock, or point the build "
-            + "at a snapshot mirror that still has them (the board's apt-sources, or --apt-source)."
+            + "at a snapshot mirror that still has them (the board's apt-sources, or --apt-source).",
+            file: lock.path)
     }
 }
 
@@ -207,14 +209,20 @@ public struct OutputNaming: Sendable {
     public var digests: String { "\(rawImage).DIGESTS" }
     public var qemuScript: String { "\(prefix)_production_qemu.sh" }
 
-    /// The output directory's files for a board's `outputs`, with their build.json roles.
-    public func files(for outputs: [Board.OutputFormat]) -> [(name: String, role: String)] {
-        var files: [(String, String)] = []
-        if outputs.contains(.raw) { files.append((rawImage, "raw-disk")) }
-        if outputs.contains(.qcow2) { files.append((qcow2Image, "qcow2-disk")) }
-        files += [(update, "usr-partition"), ("version.txt", "version"), (packages, "package-list")]
-        if outputs.contains(.raw) { files.append((digests, "digests")) }
-        files.append((qemuScript, "qemu-script"))
+    /// What an output file is, as build.json's `role` says.
+    public enum Role: String, Sendable {
+        case rawDisk = "raw-disk", qcow2Disk = "qcow2-disk", usrPartition = "usr-partition", version
+        case packageList = "package-list", digests, qemuScript = "qemu-script"
+    }
+
+    /// The output directory's files for a board's `outputs`, with their roles.
+    public func files(for outputs: [Board.OutputFormat]) -> [(name: String, role: Role)] {
+        var files: [(String, Role)] = []
+        if outputs.contains(.raw) { files.append((rawImage, .rawDisk)) }
+        if outputs.contains(.qcow2) { files.append((qcow2Image, .qcow2Disk)) }
+        files += [(update, .usrPartition), ("version.txt", .version), (packages, .packageList)]
+        if outputs.contains(.raw) { files.append((digests, .digests)) }
+        files.append((qemuScript, .qemuScript))
         return files
     }
 
@@ -228,17 +236,11 @@ public struct OutputNaming: Sendable {
 public enum TreeDigest {
     public static func digest(of directory: URL) throws -> String {
         var key = ContentKey("tree")
-        guard let enumerator = FileManager.default.enumerator(atPath: directory.path) else { return key.value }
-        var entries: [String] = []
-        while let relative = enumerator.nextObject() as? String { entries.append(relative) }
-        for relative in entries.sorted() {
-            let url = directory.appendingPathComponent(relative)
-            var info = stat()
-            guard lstat(url.path, &info) == 0 else { continue }
-            switch info.st_mode & S_IFMT {
-            case S_IFREG: key.add("f:\(relative):\(info.st_mode & 0o111)", try Digests.sha256(file: url))
-            case S_IFLNK: key.add("l:\(relative)", (try? FileManager.default.destinationOfSymbolicLink(atPath: url.path)) ?? "")
-            default: key.add("d:\(relative)", "")
+        for entry in try FileTree.entries(directory) {
+            switch entry.kind {
+            case .regular: key.add("f:\(entry.path):\(entry.permissions & 0o111)", try Digests.sha256(file: entry.url))
+            case .symlink: key.add("l:\(entry.path)", try FileManager.default.destinationOfSymbolicLink(atPath: entry.url.path))
+            case .directory, .other: key.add("d:\(entry.path)", "")
             }
         }
         return key.value

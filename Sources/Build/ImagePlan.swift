@@ -116,7 +116,7 @@ public struct ImagePlan: Sendable {
             do {
                 producers = try tools.identities(of: producerNames)
             } catch {
-                throw SupportError("\(recipe.fileURL.path): recipe '\(recipe.name)' needs a host tool: \(error)")
+                throw SupportError(file: recipe.fileURL.path, "recipe '\(recipe.name)' needs a host tool: \(error)")
             }
             components[recipe.name] = try StageKey.make(
                 "component", upstream: [debian] + dependencies, producers: producers, code: code

@@ -50,17 +50,17 @@ struct OutputWriter {
             for (name, role) in naming.files(for: board.outputs) {
                 let destination = directory.appendingPathComponent(name)
                 switch role {
-                case "raw-disk": try copySparse(disk.appendingPathComponent(DiskAssembler.rawName), to: destination)
-                case "qcow2-disk": try copySparse(disk.appendingPathComponent(DiskAssembler.qcow2Name), to: destination)
-                case "usr-partition": try copySparse(filesystems.appendingPathComponent(FilesystemAssembler.usrImageName), to: destination)
-                case "version":
+                case .rawDisk: try copySparse(disk.appendingPathComponent(DiskAssembler.rawName), to: destination)
+                case .qcow2Disk: try copySparse(disk.appendingPathComponent(DiskAssembler.qcow2Name), to: destination)
+                case .usrPartition: try copySparse(filesystems.appendingPathComponent(FilesystemAssembler.usrImageName), to: destination)
+                case .version:
                     try write(try ReleaseFiles.versionText(prefix: board.imagePrefix, version: version,
                                                            board: board.name, sdkVersion: coresdkVersion), to: destination)
-                case "package-list": try write(packageList(), to: destination)
-                case "digests":
+                case .packageList: try write(packageList(), to: destination)
+                case .digests:
                     try write(ReleaseFiles.digestsText(fileName: naming.rawImage, sha256: diskManifest.rawSHA256,
                                                        sha512: diskManifest.rawSHA512), to: destination)
-                default: try write(QemuScript.text(imageName: naming.bootableImage(for: board.outputs)), to: destination, mode: 0o755)
+                case .qemuScript: try write(QemuScript.text(imageName: naming.bootableImage(for: board.outputs)), to: destination, mode: 0o755)
                 }
             }
             let files = try naming.files(for: board.outputs).map {
@@ -94,9 +94,9 @@ struct OutputWriter {
         chmod(url.path, mode)
     }
 
-    private func describe(_ name: String, role: String, in directory: URL, sha256: String?) throws -> BuildReport.OutputFile {
+    private func describe(_ name: String, role: OutputNaming.Role, in directory: URL, sha256: String?) throws -> BuildReport.OutputFile {
         let url = directory.appendingPathComponent(name)
-        return BuildReport.OutputFile(name: name, path: url.lastPathComponent, role: role,
+        return BuildReport.OutputFile(name: name, path: url.lastPathComponent, role: role.rawValue,
                                       bytes: try fileSize(url), sha256: try sha256 ?? Digests.sha256(file: url))
     }
 

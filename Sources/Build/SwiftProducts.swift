@@ -41,7 +41,7 @@ enum SwiftProducts {
                                  scratch.appendingPathComponent("release/\(product)").path, binary.path])
                 binaries[product] = binary
             } catch let failure as CommandFailure {
-                throw SupportError("\(recipe.fileURL.path): swift build of product '\(product)' failed: exit status \(failure.status)\n\(failure.standardError)")
+                throw SupportError(file: recipe.fileURL.path, "swift build of product '\(product)' failed: exit status \(failure.status)\n\(failure.standardError)")
             }
         }
         return binaries

@@ -6,7 +6,25 @@ import Support
 /// offset and size over the qcow2 file. Every operation touches only the range it names, so its
 /// cost does not grow with the disk.
 public final class DiskImage {
-    public enum Format: String, Sendable { case raw, qcow2 }
+    public enum Format: String, Sendable {
+        case raw, qcow2
+
+        /// The first bytes of every qcow2 file, "QFI\xfb" (QEMU's docs/interop/qcow2.txt, "Header");
+        /// raw images have no header, so anything else is raw.
+        public static let qcow2Magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]
+
+        /// The format of the image at `url`, from its first bytes (a file shorter than the magic is raw).
+        public init(of url: URL) throws {
+            guard FileManager.default.fileExists(atPath: url.path) else { throw DiskImage.noSuchImage(url.path) }
+            var magic = [UInt8](repeating: 0, count: Self.qcow2Magic.count)
+            let file = try ImageFile(url, writable: false)
+            let count = try magic.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+            self = count == magic.count && magic == Self.qcow2Magic ? .qcow2 : .raw
+        }
+    }
+
+    /// The error when an image is not there; the generated QEMU script prints its text too.
+    public static func noSuchImage(_ path: String) -> SupportError { SupportError(file: path, "no such image") }
 
     public let url: URL
     public let format: Format
@@ -14,9 +32,7 @@ public final class DiskImage {
 
     public init(_ url: URL) throws {
         self.url = url.standardizedFileURL
-        guard FileManager.default.fileExists(atPath: url.path) else { throw SupportError("\(url.path): no such image") }
-        let magic = try ImageFile(url, writable: false).read(4, at: 0)
-        format = magic == [0x51, 0x46, 0x49, 0xFB] ? .qcow2 : .raw
+        format = try Format(of: url)
         switch format {
         case .raw:
             virtualSize = try ImageFile(url, writable: false).size

@@ -94,31 +94,31 @@ public struct DiskLayout: Sendable, Equatable {
         -> (type: String, unique: String) {
         let name = describe(spec.number, spec.label)
         guard (1...maximumPartitionNumber).contains(spec.number) else {
-            throw SupportError("\(name): the number must be within 1...\(maximumPartitionNumber), "
+            throw SupportError(partition: name, "the number must be within 1...\(maximumPartitionNumber), "
                 + "the entries a GPT holds")
         }
-        guard !spec.label.isEmpty else { throw SupportError("\(name): the label is empty") }
+        guard !spec.label.isEmpty else { throw SupportError(partition: name, "the label is empty") }
         guard spec.label.utf16.count <= maximumLabelUTF16Units else {
-            throw SupportError("\(name): the label is \(spec.label.utf16.count) UTF-16 units long; "
+            throw SupportError(partition: name, "the label is \(spec.label.utf16.count) UTF-16 units long; "
                 + "a GPT name holds at most \(maximumLabelUTF16Units)")
         }
         guard spec.sizeBytes > 0 else {
-            throw SupportError("\(name): the size is 0; leave blank partitions out of the layout "
+            throw SupportError(partition: name, "the size is 0; leave blank partitions out of the layout "
                 + "(CoreOS does not write them to the GPT)")
         }
         guard spec.sizeBytes % sectorSize == 0 else {
-            throw SupportError("\(name): the size \(spec.sizeBytes) bytes is not a multiple of "
+            throw SupportError(partition: name, "the size \(spec.sizeBytes) bytes is not a multiple of "
                 + "\(sectorSize)-byte sectors; use \(roundUp(spec.sizeBytes, to: sectorSize)) bytes")
         }
         guard let type = PartitionType.resolve(spec.typeGUID) else {
-            throw SupportError("\(name): unknown type '\(spec.typeGUID)' (known: "
+            throw SupportError(partition: name, "unknown type '\(spec.typeGUID)' (known: "
                 + "\(PartitionType.aliases.joined(separator: ", ")), or a GUID)")
         }
         guard let given = spec.uniqueGUID else {
             return (type, stableUUID("\(diskIdentity)/\(spec.label)").uppercased())
         }
         guard let unique = GUID.normalized(given) else {
-            throw SupportError("\(name): the unique GUID '\(given)' is not of the form "
+            throw SupportError(partition: name, "the unique GUID '\(given)' is not of the form "
                 + "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX (hex digits)")
         }
         return (type, unique)

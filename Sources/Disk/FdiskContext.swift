@@ -3,13 +3,15 @@ import Foundation
 import Support
 
 /// A libfdisk return code with what was being done when it came back.
-public struct FdiskError: Error, CustomStringConvertible {
+public struct FdiskError: ReportableError {
+    public let image: URL
     public let operation: String
     public let code: Int32
 
-    public var description: String {
+    public var details: ErrorDetails {
         // libfdisk returns negative errno values; the name of the errno is what a user can act on.
-        "libfdisk: \(operation): \(code)" + (code < 0 ? " (\(String(cString: strerror(-code))))" : "")
+        ErrorDetails(message: "libfdisk: \(operation): \(code)" + (code < 0 ? " (\(String(cString: strerror(-code))))" : ""),
+                     file: image.path)
     }
 }
 
@@ -22,7 +24,7 @@ public final class FdiskContext {
     /// Opens `image`; its partition table, if any, is read.
     public init(image: URL, readOnly: Bool = true) throws {
         guard let context = fdisk_new_context() else {
-            throw FdiskError(operation: "creating a context", code: -ENOMEM)
+            throw FdiskError(image: image, operation: "creating a context", code: -ENOMEM)
         }
         self.image = image
         self.context = context
@@ -53,10 +55,10 @@ public final class FdiskContext {
     /// Adds `partition` exactly where the layout placed it, then sets its attribute bits.
     func add(_ partition: PlacedPartition) throws {
         let operation = "adding \(partition.name)"
-        guard let entry = fdisk_new_partition() else { throw FdiskError(operation: operation, code: -ENOMEM) }
+        guard let entry = fdisk_new_partition() else { throw FdiskError(image: image, operation: operation, code: -ENOMEM) }
         defer { fdisk_unref_partition(entry) }
         guard let type = fdisk_label_parse_parttype(fdisk_get_label(context, nil), partition.typeGUID) else {
-            throw FdiskError(operation: "\(operation): parsing type \(partition.typeGUID)", code: -EINVAL)
+            throw FdiskError(image: image, operation: "\(operation): parsing type \(partition.typeGUID)", code: -EINVAL)
         }
         defer { fdisk_unref_parttype(type) }
         try check(fdisk_partition_set_partno(entry, partition.number - 1), operation)
@@ -145,7 +147,7 @@ public final class FdiskContext {
     }
 
     private func check(_ code: Int32, _ operation: @autoclosure () -> String) throws {
-        if code < 0 { throw FdiskError(operation: operation(), code: code) }
+        if code < 0 { throw FdiskError(image: image, operation: operation(), code: code) }
     }
 
     private func string(_ text: UnsafePointer<CChar>?) -> String { text.map { String(cString: $0) } ?? "" }

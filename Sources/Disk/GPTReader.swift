@@ -51,18 +51,18 @@ public struct GPTHeader: Sendable, Equatable {
     /// Checks signature, size and CRC; `what` names the copy in errors ("primary GPT header").
     static func decode(_ b: [UInt8], what: String, in url: URL) throws -> GPTHeader {
         guard b[0..<8].elementsEqual(Array("EFI PART".utf8)) else {
-            throw SupportError("\(url.path): no \(what) (signature 'EFI PART' missing)")
+            throw SupportError(file: url.path, "no \(what) (signature 'EFI PART' missing)")
         }
         let headerSize = Int(littleEndian32(b, 12))
         guard (92...b.count).contains(headerSize) else {
-            throw SupportError("\(url.path): \(what) claims a size of \(headerSize) bytes")
+            throw SupportError(file: url.path, "\(what) claims a size of \(headerSize) bytes")
         }
         let stored = littleEndian32(b, 16)
         var zeroedCRC = Array(b[0..<headerSize])
         zeroedCRC.replaceSubrange(16..<20, with: [0, 0, 0, 0])
         let computed = CRC32.checksum(zeroedCRC)
         guard stored == computed else {
-            throw SupportError("\(url.path): \(what) CRC32 is \(hex(stored)) but its bytes give \(hex(computed))")
+            throw SupportError(file: url.path, "\(what) CRC32 is \(hex(stored)) but its bytes give \(hex(computed))")
         }
         let header = GPTHeader(currentLBA: littleEndian(b, 24), alternateLBA: littleEndian(b, 32),
                                firstUsableLBA: littleEndian(b, 40), lastUsableLBA: littleEndian(b, 48),
@@ -72,7 +72,7 @@ public struct GPTHeader: Sendable, Equatable {
         // UEFI allows entry sizes of 128 × 2^n; the cap keeps a corrupt count from reading gigabytes.
         guard header.entrySize >= 128, header.entrySize.nonzeroBitCount == 1,
               header.entriesByteCount <= 1 << 20 else {
-            throw SupportError("\(url.path): \(what) describes \(header.entryCount) entries of "
+            throw SupportError(file: url.path, "\(what) describes \(header.entryCount) entries of "
                 + "\(header.entrySize) bytes, which is not a valid GPT entry array")
         }
         return header
@@ -109,13 +109,13 @@ public enum GPTReader {
         let sector = Int(DiskLayout.sectorSize)
         let totalSectors = try file.size / DiskLayout.sectorSize
         guard totalSectors >= 2 * DiskLayout.gptReservedSectors else {
-            throw SupportError("\(image.path): \(totalSectors) sectors is too small to hold a GPT")
+            throw SupportError(file: image.path, "\(totalSectors) sectors is too small to hold a GPT")
         }
         let mbrPartitions = try readProtectiveMBR(try file.read(sector, at: 0), in: image)
         let primary = try GPTHeader.decode(try file.read(sector, at: DiskLayout.sectorSize),
                                            what: "primary GPT header", in: image)
         guard primary.currentLBA == 1, primary.alternateLBA < totalSectors else {
-            throw SupportError("\(image.path): primary GPT header says it is at LBA \(primary.currentLBA) "
+            throw SupportError(file: image.path, "primary GPT header says it is at LBA \(primary.currentLBA) "
                 + "with its backup at LBA \(primary.alternateLBA), but the image has \(totalSectors) sectors")
         }
         let entries = try readEntries(of: primary, from: file, what: "primary GPT entries")
@@ -123,7 +123,7 @@ public enum GPTReader {
                                           what: "backup GPT header", in: image)
         guard backup.currentLBA == primary.alternateLBA, backup.alternateLBA == 1,
               backup.diskGUID == primary.diskGUID, backup.entriesCRC32 == primary.entriesCRC32 else {
-            throw SupportError("\(image.path): the backup GPT header does not mirror the primary one "
+            throw SupportError(file: image.path, "the backup GPT header does not mirror the primary one "
                 + "(run `sfdisk --relocate gpt-bak-std` or `cgpt repair` to rebuild it)")
         }
         _ = try readEntries(of: backup, from: file, what: "backup GPT entries")
@@ -137,7 +137,7 @@ public enum GPTReader {
 
     private static func readProtectiveMBR(_ b: [UInt8], in url: URL) throws -> [MBRPartition] {
         guard b[510] == 0x55, b[511] == 0xAA else {
-            throw SupportError("\(url.path): no MBR boot signature 55 AA at byte 510")
+            throw SupportError(file: url.path, "no MBR boot signature 55 AA at byte 510")
         }
         let slots = (0..<4).map { slot -> MBRPartition in
             let o = 446 + 16 * slot
@@ -146,7 +146,7 @@ public enum GPTReader {
                                 sectorCount: littleEndian32(b, o + 12))
         }.filter { $0.type != 0 }
         guard slots.contains(where: { $0.type == 0xEE }) else {
-            throw SupportError("\(url.path): the MBR has no GPT protective (0xEE) partition; this is not a GPT disk")
+            throw SupportError(file: url.path, "the MBR has no GPT protective (0xEE) partition; this is not a GPT disk")
         }
         return slots
     }
@@ -155,7 +155,7 @@ public enum GPTReader {
         let bytes = try file.read(header.entriesByteCount, at: header.entriesLBA * DiskLayout.sectorSize)
         let computed = CRC32.checksum(bytes)
         guard computed == header.entriesCRC32 else {
-            throw SupportError("\(file.url.path): \(what) CRC32 is \(hex(header.entriesCRC32)) "
+            throw SupportError(file: file.url.path, "\(what) CRC32 is \(hex(header.entriesCRC32)) "
                 + "but the entries give \(hex(computed))")
         }
         return bytes

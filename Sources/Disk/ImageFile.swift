@@ -37,7 +37,7 @@ final class ImageFile {
         var bytes = [UInt8](repeating: 0, count: count)
         let got = try bytes.withUnsafeMutableBytes { try read(into: $0, at: offset) }
         guard got == count else {
-            throw SupportError("\(url.path): expected \(count) bytes at offset \(offset), the file ends after \(got)")
+            throw SupportError(file: url.path, "expected \(count) bytes at offset \(offset), the file ends after \(got)")
         }
         return bytes
     }
@@ -121,6 +121,6 @@ final class ImageFile {
     }
 
     private static func failure(_ what: String, _ url: URL) -> SupportError {
-        SupportError("\(url.path): \(what): \(String(cString: strerror(errno)))")
+        SupportError(file: url.path, "\(what): \(String(cString: strerror(errno)))")
     }
 }

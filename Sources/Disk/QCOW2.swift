@@ -21,19 +21,14 @@ public enum QCOW2 {
 
     /// Throws unless both images (raw or qcow2, in any mix) hold the same guest-visible bytes.
     public static func compare(_ first: URL, _ second: URL) throws {
-        let arguments = ["qemu-img", "compare", "-f", try format(of: first), "-F", try format(of: second),
-                         first.path, second.path]
+        // Formats named explicitly: qemu-img warns about and restricts probed raw images.
+        let arguments = ["qemu-img", "compare", "-f", try DiskImage.Format(of: first).rawValue,
+                         "-F", try DiskImage.Format(of: second).rawValue, first.path, second.path]
         do {
             try Command.run(arguments)
         } catch let failure as CommandFailure where failure.status == 1 {
             // Exit status 1 is "images differ"; 2 and up are errors, reported as they are.
             throw SupportError("\(first.path) and \(second.path) differ: \(failure.standardError)")
         }
-    }
-
-    /// Formats named explicitly: qemu-img warns about and restricts probed raw images.
-    private static func format(of image: URL) throws -> String {
-        let magic = try ImageFile(image, writable: false).read(4, at: 0)
-        return magic == [0x51, 0x46, 0x49, 0xFB] ? "qcow2" : "raw"
     }
 }

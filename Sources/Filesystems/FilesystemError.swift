@@ -3,7 +3,7 @@ import Support
 
 /// Why a filesystem image could not be made, worded for the person who sized the partition or
 /// supplied the tree.
-public enum FilesystemError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum FilesystemError: ReportableError, Sendable, Equatable {
     /// The tree does not fit in the image size; `tool` is what the mkfs tool reported.
     case contentDoesNotFit(label: String, imageBytes: UInt64, content: TreeSize, tool: String)
     /// A bad argument or a tree the filesystem cannot represent.
@@ -11,17 +11,17 @@ public enum FilesystemError: Error, CustomStringConvertible, Sendable, Equatable
     /// `veritysetup verify` found data or hash blocks that do not match the root hash.
     case verityMismatch(image: String, detail: String)
 
-    public var description: String {
+    public var details: ErrorDetails {
         switch self {
         case let .contentDoesNotFit(label, imageBytes, content, tool):
-            return "\(label): content needs more than \(imageBytes) bytes (\(mebibytes(imageBytes))): "
+            return ErrorDetails(message: "content needs more than \(imageBytes) bytes (\(mebibytes(imageBytes))): "
                 + "the tree holds \(content.contentBytes) bytes (\(mebibytes(content.contentBytes))) "
                 + "in \(content.entries) entries plus filesystem metadata; make the partition larger "
-                + "or the tree smaller (\(tool))"
+                + "or the tree smaller (\(tool))", partition: label)
         case let .invalidInput(message):
-            return message
+            return ErrorDetails(message: message)
         case let .verityMismatch(image, detail):
-            return "\(image) does not match its dm-verity root hash: \(detail)"
+            return ErrorDetails(message: "does not match its dm-verity root hash: \(detail)", file: image)
         }
     }
 }
@@ -62,12 +62,4 @@ func createSparseFile(_ url: URL, bytes: UInt64) throws {
     guard truncate(url.path, off_t(bytes)) == 0 else {
         throw FilesystemError.invalidInput("cannot size \(url.path) to \(bytes) bytes: \(String(cString: strerror(errno)))")
     }
-}
-
-func fileSize(_ url: URL) throws -> UInt64 {
-    var info = stat()
-    guard stat(url.path, &info) == 0 else {
-        throw FilesystemError.invalidInput("cannot stat \(url.path): \(String(cString: strerror(errno)))")
-    }
-    return UInt64(info.st_size)
 }

@@ -31,12 +31,12 @@ public func makeVfat(image: URL, sizeBytes: UInt64, label: String, volumeID: UIn
         guard let plan else { return }
         let drive = temporary.path + "@@0"
         do {
-            for batch in plan.directories.chunked(into: 200) {
+            for batch in plan.directories.chunked(200) {
                 try Command.run(["mmd", "-i", drive] + batch.map { "::/" + $0 }, environment: environment)
             }
             for copy in plan.copies {
                 // No -b: mcopy's batch mode leaves fsck.fat errors behind (genimage #142, PR #151).
-                for batch in copy.sources.chunked(into: 200) {
+                for batch in copy.sources.chunked(200) {
                     try Command.run(["mcopy", "-i", drive, "-p", "-Q"] + (copy.keepModificationTime ? ["-m"] : [])
                                     + batch + ["::/" + copy.directory], environment: environment)
                 }
@@ -94,11 +94,5 @@ private struct VfatPlan {
                                                    + "directory; FAT cannot hold symlinks or special files")
             }
         }
-    }
-}
-
-extension Array {
-    func chunked(into size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }

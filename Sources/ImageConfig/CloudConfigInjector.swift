@@ -16,13 +16,14 @@ public struct InjectionResult: Sendable, Codable {
     public var warnings: [String]
 }
 
-public struct InjectionError: Error, CustomStringConvertible, Sendable {
-    public let description: String
+/// A cloud-config, key or image that cannot be injected, with the file (and line) at fault.
+public struct InjectionError: ReportableError, Sendable {
+    public let details: ErrorDetails
     /// The validator's findings when the config itself was refused.
     public let entries: [ValidationEntry]
 
-    init(_ description: String, entries: [ValidationEntry] = []) {
-        self.description = description
+    init(file: String, line: Int? = nil, partition: String? = nil, _ message: String, entries: [ValidationEntry] = []) {
+        details = ErrorDetails(message: message, file: file, line: line, partition: partition)
         self.entries = entries
     }
 }
@@ -46,20 +47,20 @@ public struct CloudConfigInjector {
     /// The document as it will be written: validated, with the keys added. Throws before the image is opened.
     public static func prepare(config: URL, sshKeys: [URL]) throws -> (text: String, keysAdded: Int, warnings: [ValidationEntry]) {
         guard let data = FileManager.default.contents(atPath: config.path) else {
-            throw InjectionError("\(config.path): cannot read the file")
+            throw InjectionError(file: config.path, "cannot read the file")
         }
         let report = Validator.validate([UInt8](data))
         if report.hasErrors {
             let lines = report.errors.map { "\(config.path):\($0.line): \($0.kind.rawValue): \($0.message)" }
-            throw InjectionError("\(config.path) is not a valid cloud-config:\n" + lines.joined(separator: "\n"), entries: report.entries)
+            throw InjectionError(file: config.path, line: report.errors.first?.line, "not a valid cloud-config:\n" + lines.joined(separator: "\n"), entries: report.entries)
         }
         guard case .cloudConfig(let text) = UserData([UInt8](data)) else {
-            throw InjectionError("\(config.path):1: the image's agent applies a #cloud-config document; this is not one")
+            throw InjectionError(file: config.path, line: 1, "the image's agent applies a #cloud-config document; this is not one")
         }
         var keys: [String] = []
         for file in sshKeys { keys += try readKeys(file) }
         let merged: String
-        do { merged = try KeyMerging.adding(keys, to: text) } catch { throw InjectionError("\(config.path): \(error)") }
+        do { merged = try KeyMerging.adding(keys, to: text) } catch { throw InjectionError(file: config.path, "\(error)") }
         let added = CloudConfig.keyCount(merged) - CloudConfig.keyCount(text)
         return (merged, added, report.entries.filter { $0.kind != .error })
     }
@@ -67,18 +68,18 @@ public struct CloudConfigInjector {
     /// Public keys, one per line as in `authorized_keys`; blank lines and comments are skipped.
     static func readKeys(_ file: URL) throws -> [String] {
         guard let data = FileManager.default.contents(atPath: file.path), let text = String(data: data, encoding: .utf8) else {
-            throw InjectionError("\(file.path): cannot read the key file")
+            throw InjectionError(file: file.path, "cannot read the key file")
         }
         var keys: [String] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let key = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if key.isEmpty || key.hasPrefix("#") { continue }
             if let problem = AuthorizedKey.problem(in: key) {
-                throw InjectionError("\(file.path):\(index + 1): not an SSH public key: \(problem)")
+                throw InjectionError(file: file.path, line: index + 1, "not an SSH public key: \(problem)")
             }
             keys.append(key)
         }
-        guard !keys.isEmpty else { throw InjectionError("\(file.path): no SSH public key in the file") }
+        guard !keys.isEmpty else { throw InjectionError(file: file.path, "no SSH public key in the file") }
         return keys
     }
 
@@ -90,7 +91,7 @@ public struct CloudConfigInjector {
 
         let gpt = try disk.readGPT()
         guard let oem = gpt.partition(labeled: Self.partitionLabel) else {
-            throw InjectionError("\(image.path): the image has no partition labelled \(Self.partitionLabel)")
+            throw InjectionError(file: image.path, "the image has no partition labelled \(Self.partitionLabel)")
         }
         let offset = oem.firstLBA * DiskLayout.sectorSize
         let size = (oem.lastLBA - oem.firstLBA + 1) * DiskLayout.sectorSize
@@ -101,7 +102,7 @@ public struct CloudConfigInjector {
         let changes = try RangeEdit(disk: disk, scratch: scratch).edit(offset: offset, size: size, name: "oem") { copy in
             let editor = Ext4Editor(image: copy)
             guard try editor.label() == Self.partitionLabel else {
-                throw InjectionError("\(image.path): partition \(oem.number) (\(Self.partitionLabel)) does not hold an ext4 filesystem labelled \(Self.partitionLabel)")
+                throw InjectionError(file: image.path, partition: "partition \(oem.number) (\(Self.partitionLabel))", "does not hold an ext4 filesystem labelled \(Self.partitionLabel)")
             }
             try editor.replaceFile("/" + Self.fileName, with: Data(prepared.text.utf8), mode: 0o600,
                                    modificationTime: modificationTime)

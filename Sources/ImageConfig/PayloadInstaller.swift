@@ -1,34 +1,32 @@
+import Boot
 import Disk
 import Foundation
 import Payload
 import Support
 
-/// The A/B pieces of a coresdk image: its two USR slots, which one boots, and the per-slot boot files
-/// on the ESP (`/coreos/vmlinuz-a`, `initrd-a`, `cmdline-a`).
+/// The A/B pieces of a coresdk image: its two USR slots and the ESP that holds their boot files.
 struct SlotLayout {
-    let usr: [GPTEntry]
+    let usr: UsrSlots
     let esp: GPTEntry
 
     init(_ gpt: GPTDisk, image: URL) throws {
-        usr = gpt.partitions.filter { $0.typeGUID.uppercased() == PartitionType.coreOSUsr }.sorted { $0.number < $1.number }
-        guard usr.count == 2 else {
-            throw SupportError("\(image.path): expected two USR partitions (USR-A, USR-B), found \(usr.count)")
-        }
+        usr = try UsrSlots(gpt, image: image)
         guard let esp = gpt.partitions.first(where: { $0.typeGUID.uppercased() == PartitionType.resolve("efi")?.uppercased() }) else {
-            throw SupportError("\(image.path): no EFI system partition")
+            throw SupportError(file: image.path, "no EFI system partition")
         }
         self.esp = esp
     }
+}
 
-    /// The slot the bootloader picks (gptprio.next): highest priority with tries left or marked
-    /// successful; ties go to the lower partition number.
-    var active: GPTEntry? {
-        usr.filter { $0.attributes.tries > 0 || $0.attributes.successful }
-            .max { ($0.attributes.priority, -$0.number) < ($1.attributes.priority, -$1.number) }
+extension SlotBootFiles.File {
+    /// The payload's install procedure that carries this file.
+    var procedure: InstallProcedure.Kind {
+        switch self {
+        case .kernel: .kernel
+        case .initramfs: .initrd
+        case .commandLine: .commandLine
+        }
     }
-
-    /// `a` for USR-A (partition 3), `b` for USR-B: the suffix of the slot's boot files.
-    static func letter(of slot: GPTEntry) -> String { slot.name.hasSuffix("B") ? "b" : "a" }
 }
 
 /// What `coresdk payload generate` takes from a built image: the USR-A partition, its boot files and
@@ -37,21 +35,22 @@ public enum UpdateSource {
     public static func extract(from image: URL, into scratch: URL) throws -> (partition: URL, bootFiles: [(kind: InstallProcedure.Kind, contents: [UInt8])]) {
         let disk = try DiskImage(image)
         let slots = try SlotLayout(try disk.readGPT(), image: image)
-        let slot = slots.usr[0]
+        let slot = slots.usr.a
         let partition = scratch.appendingPathComponent("usr.img")
         try disk.copy(count: slot.byteCount, at: slot.byteOffset, to: partition)
         let esp = scratch.appendingPathComponent("esp.img")
         try disk.copy(count: slots.esp.byteCount, at: slots.esp.byteOffset, to: esp)
         var files: [(kind: InstallProcedure.Kind, contents: [UInt8])] = []
-        for (kind, name) in [(InstallProcedure.Kind.kernel, "vmlinuz"), (.initrd, "initrd"), (.commandLine, "cmdline")] {
-            let copy = scratch.appendingPathComponent(name)
+        let slotFiles = SlotBootFiles(.a)
+        for file in SlotBootFiles.File.allCases {
+            let copy = scratch.appendingPathComponent(file.rawValue)
             do {
-                try Command.run(["mcopy", "-n", "-i", esp.path, "::coreos/\(name)-\(SlotLayout.letter(of: slot))", copy.path],
+                try Command.run(["mcopy", "-n", "-i", esp.path, "::" + slotFiles.path(file), copy.path],
                                 environment: ["MTOOLS_SKIP_CHECK": "1"])
             } catch {
-                throw SupportError("\(image.path): the ESP has no /coreos/\(name)-a; is this a coresdk image?")
+                throw SupportError(file: image.path, "the ESP has no /\(slotFiles.path(file)); is this a coresdk image?")
             }
-            files.append((kind, [UInt8](try Data(contentsOf: copy))))
+            files.append((file.procedure, [UInt8](try Data(contentsOf: copy))))
         }
         // The squashfs at the start of the partition holds /usr; unsquashfs reads it without mounting.
         if let release = try? Command.run(["unsquashfs", "-cat", partition.path, "lib/os-release"]).standardOutput, !release.isEmpty {
@@ -92,10 +91,11 @@ public struct PayloadInstaller {
         let journal = WriteJournal(image: disk)
         try journal.rollBackInterruptedWrite()
         let slots = try SlotLayout(try disk.readGPT(), image: image)
-        guard let active = slots.active else { throw SupportError("\(image.path): no USR slot is bootable") }
-        let target = slots.usr.first { $0.number != active.number }!
+        guard let active = slots.usr.next else { throw SupportError(file: image.path, "no USR slot is bootable") }
+        let targetSlot = active.other
+        let target = slots.usr[targetSlot]
         guard let partitionInfo = manifest.newPartitionInfo, partitionInfo.size <= target.byteCount else {
-            throw SupportError("\(url.path): the new /usr (\(manifest.newPartitionInfo?.size ?? 0) bytes) does not fit \(target.name) (\(target.byteCount) bytes)")
+            throw SupportError(file: url.path, "the new /usr (\(manifest.newPartitionInfo?.size ?? 0) bytes) does not fit \(target.name) (\(target.byteCount) bytes)")
         }
 
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-apply-\(UUID().uuidString)")
@@ -118,32 +118,26 @@ public struct PayloadInstaller {
         try disk.synchronize()
 
         // 2. Boot files and gptprio bits, together.
-        let letter = SlotLayout.letter(of: target)
-        var bootFiles: [(name: String, bytes: [UInt8])] = []
+        var bootFiles: [(file: SlotBootFiles.File, bytes: [UInt8])] = []
         for procedure in manifest.procedures {
-            let name: String
-            switch procedure.type {
-            case .kernel?: name = "vmlinuz"
-            case .initrd?: name = "initrd"
-            case .commandLine?: name = "cmdline"
-            default: continue
-            }
-            guard let info = procedure.newInfo else { continue }
+            guard let file = SlotBootFiles.File.allCases.first(where: { $0.procedure == procedure.type }),
+                  let info = procedure.newInfo else { continue }
             var bytes: [UInt8] = []
-            try verifier.rebuild(procedure.operations, expected: info, what: name) { bytes += $0.bytes }
-            bootFiles.append((name, Array(bytes.prefix(Int(info.size)))))
+            try verifier.rebuild(procedure.operations, expected: info, what: file.rawValue) { bytes += $0.bytes }
+            bootFiles.append((file, Array(bytes.prefix(Int(info.size)))))
         }
-        guard bootFiles.contains(where: { $0.name == "vmlinuz" }) else { throw SupportError("\(url.path): no KERNEL procedure") }
+        guard bootFiles.contains(where: { $0.file == .kernel }) else { throw SupportError(file: url.path, "no KERNEL procedure") }
+        let targetFiles = SlotBootFiles(targetSlot)
         let edit = RangeEdit(disk: disk, scratch: scratch)
         let espChanges = try edit.edit(offset: slots.esp.byteOffset, size: slots.esp.byteCount, name: "esp") { esp in
-            for file in bootFiles {
-                let local = scratch.appendingPathComponent(file.name)
-                try Data(file.bytes).write(to: local)
-                try Command.run(["mcopy", "-o", "-i", esp.path, local.path, "::coreos/\(file.name)-\(letter)"],
+            for (file, bytes) in bootFiles {
+                let local = scratch.appendingPathComponent(file.rawValue)
+                try Data(bytes).write(to: local)
+                try Command.run(["mcopy", "-o", "-i", esp.path, local.path, "::" + targetFiles.path(file)],
                                 environment: ["MTOOLS_SKIP_CHECK": "1"])
             }
         }
-        let priority = UInt8(min(15, Int(slots.usr.map(\.attributes.priority).max() ?? 0) + 1))
+        let priority = UInt8(min(15, Int(max(slots.usr.a.attributes.priority, slots.usr.b.attributes.priority)) + 1))
         var attributes = target.attributes
         let gptChanges = try edit.editGPT { standIn in
             attributes = try FdiskContext.updateAttributes(in: standIn, partition: target.number) {

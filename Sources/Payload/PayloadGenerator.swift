@@ -35,7 +35,7 @@ public struct PayloadGenerator {
         }
         let partition = try Data(contentsOf: partitionImage, options: .alwaysMapped)
         guard !partition.isEmpty, partition.count % PayloadFormat.blockSize == 0 else {
-            throw PayloadError("\(partitionImage.path): \(partition.count) bytes is not a whole number of 4096-byte blocks")
+            throw PayloadError(file: partitionImage.path, "\(partition.count) bytes is not a whole number of 4096-byte blocks")
         }
 
         var manifest = DeltaArchiveManifest()
@@ -49,9 +49,9 @@ public struct PayloadGenerator {
                                         dataSHA256: Array(SHA256.hash(data: chunk.blob)))
             }
         }
-        manifest.partitionOperations = append(Self.chunks(of: partition))
+        manifest.partitionOperations = append(try Self.chunks(of: partition))
         for file in bootFiles {
-            let operations = append(Self.chunks(of: Data(file.contents)))
+            let operations = append(try Self.chunks(of: Data(file.contents)))
             manifest.procedures.append(InstallProcedure(type: file.kind, operations: operations,
                                                         newInfo: InstallInfo(size: UInt64(file.contents.count),
                                                                              hash: Array(SHA256.hash(data: file.contents)))))
@@ -105,7 +105,7 @@ public struct PayloadGenerator {
     static func blocks(_ bytes: UInt64) -> UInt64 { (bytes + UInt64(PayloadFormat.blockSize) - 1) / UInt64(PayloadFormat.blockSize) }
 
     /// 1 MiB chunks compressed in parallel, in offset order.
-    static func chunks(of data: Data) -> [Chunk] {
+    static func chunks(of data: Data) throws -> [Chunk] {
         let count = (data.count + PayloadFormat.chunkSize - 1) / PayloadFormat.chunkSize
         let results = ChunkSlots(count: count)
         data.withUnsafeBytes { bytes in
@@ -113,23 +113,26 @@ public struct PayloadGenerator {
             DispatchQueue.concurrentPerform(iterations: count) { index in
                 let start = index * PayloadFormat.chunkSize
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + PayloadFormat.chunkSize, bytes.count)])
-                let compressed = Bzip2.compress(slice)
-                let useCompressed = compressed.count < slice.count
-                results.store(index, Chunk(type: useCompressed ? .replaceBZ : .replace,
-                                           blob: useCompressed ? compressed : Array(slice),
-                                           firstBlock: UInt64(start / PayloadFormat.blockSize),
-                                           blockCount: blocks(UInt64(slice.count))))
+                results.store(index, Swift.Result {
+                    let compressed: [UInt8]
+                    do { compressed = try Bzip2.compress(slice) } catch {
+                        throw PayloadError("the chunk at byte \(start) \(error)")
+                    }
+                    let useCompressed = compressed.count < slice.count
+                    return Chunk(type: useCompressed ? .replaceBZ : .replace, blob: useCompressed ? compressed : Array(slice),
+                                 firstBlock: UInt64(start / PayloadFormat.blockSize), blockCount: blocks(UInt64(slice.count)))
+                })
             }
         }
-        return results.values
+        return try results.values
     }
 }
 
 /// One slot per chunk, each written by exactly one worker of concurrentPerform.
 private final class ChunkSlots: @unchecked Sendable {
-    private var slots: [PayloadGenerator.Chunk?]
+    private var slots: [Swift.Result<PayloadGenerator.Chunk, any Error>?]
     private let lock = NSLock()
     init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func store(_ index: Int, _ chunk: PayloadGenerator.Chunk) { lock.withLock { slots[index] = chunk } }
-    var values: [PayloadGenerator.Chunk] { slots.map { $0! } }
+    func store(_ index: Int, _ chunk: Swift.Result<PayloadGenerator.Chunk, any Error>) { lock.withLock { slots[index] = chunk } }
+    var values: [PayloadGenerator.Chunk] { get throws { try slots.map { try $0!.get() } } }
 }

@@ -11,18 +11,18 @@ public struct PayloadPrivateKey {
     /// Refuses a key file that its group or others may read, as ssh does.
     public init(contentsOf url: URL) throws {
         var info = stat()
-        guard stat(url.path, &info) == 0 else { throw PayloadError("\(url.path): cannot read the private key") }
+        guard stat(url.path, &info) == 0 else { throw PayloadError(file: url.path, "cannot read the private key") }
         guard info.st_mode & 0o077 == 0 else {
-            throw PayloadError("\(url.path): the private key is accessible by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
+            throw PayloadError(file: url.path, "the private key is accessible by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
         }
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw PayloadError("\(url.path): cannot read the private key")
+            throw PayloadError(file: url.path, "cannot read the private key")
         }
         do { key = try _RSA.Signing.PrivateKey(pemRepresentation: text) } catch {
-            throw PayloadError("\(url.path): not an RSA private key in PEM form")
+            throw PayloadError(file: url.path, "not an RSA private key in PEM form")
         }
         guard key.keySizeInBits == 2048 else {
-            throw PayloadError("\(url.path): a \(key.keySizeInBits)-bit key; update clients verify 2048-bit RSA keys only")
+            throw PayloadError(file: url.path, "a \(key.keySizeInBits)-bit key; update clients verify 2048-bit RSA keys only")
         }
     }
 
@@ -49,10 +49,10 @@ public struct PayloadPublicKey {
     public init(contentsOf url: URL) throws {
         self.url = url
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw PayloadError("\(url.path): cannot read the public key")
+            throw PayloadError(file: url.path, "cannot read the public key")
         }
         do { key = try _RSA.Signing.PublicKey(pemRepresentation: text) } catch {
-            throw PayloadError("\(url.path): not an RSA public key in PEM form")
+            throw PayloadError(file: url.path, "not an RSA public key in PEM form")
         }
     }
 

@@ -20,8 +20,8 @@ public struct PayloadVerifier {
 
     /// The digest signers sign: SHA-256 of everything before the Signatures blob.
     public func digestToSign() throws -> SHA256Digest {
-        guard let length = payload.signedLength else { throw PayloadError("\(payload.url.path): the manifest has no signatures_offset") }
-        guard payload.fileSize >= length else { throw PayloadError("\(payload.url.path): truncated before its signatures") }
+        guard let length = payload.signedLength else { throw PayloadError(file: payload.url.path, "the manifest has no signatures_offset") }
+        guard payload.fileSize >= length else { throw PayloadError(file: payload.url.path, "truncated before its signatures") }
         return try payload.sha256(ofFirst: length)
     }
 
@@ -34,10 +34,10 @@ public struct PayloadVerifier {
         let manifest = payload.manifest
         let path = payload.url.path
         guard manifest.blockSize == UInt32(PayloadFormat.blockSize) else {
-            throw PayloadError("\(path): block size \(manifest.blockSize); only 4096 is supported")
+            throw PayloadError(file: path, "block size \(manifest.blockSize); only 4096 is supported")
         }
         guard let signaturesOffset = manifest.signaturesOffset, let signaturesSize = manifest.signaturesSize else {
-            throw PayloadError("\(path): unsigned payload (no signatures in the manifest)")
+            throw PayloadError(file: path, "unsigned payload (no signatures in the manifest)")
         }
         // Blobs are contiguous in the order the client reads them, ending where the signatures start.
         let ordered = manifest.partitionOperations + manifest.procedures.flatMap(\.operations)
@@ -45,17 +45,17 @@ public struct PayloadVerifier {
         for (index, operation) in ordered.enumerated() {
             guard let length = operation.dataLength, length > 0 else { continue }
             guard UInt64(operation.dataOffset ?? 0) == running else {
-                throw PayloadError("\(path): operation \(index)'s data is at \(operation.dataOffset ?? 0), expected \(running) (blobs out of order)")
+                throw PayloadError(file: path, "operation \(index)'s data is at \(operation.dataOffset ?? 0), expected \(running) (blobs out of order)")
             }
-            guard operation.dataSHA256?.count == 32 else { throw PayloadError("\(path): operation \(index) has no data_sha256_hash") }
+            guard operation.dataSHA256?.count == 32 else { throw PayloadError(file: path, "operation \(index) has no data_sha256_hash") }
             running += UInt64(length)
         }
         guard running == signaturesOffset else {
-            throw PayloadError("\(path): the blobs end at \(running) but the signatures are said to start at \(signaturesOffset)")
+            throw PayloadError(file: path, "the blobs end at \(running) but the signatures are said to start at \(signaturesOffset)")
         }
         if let last = manifest.noopOperations.last {
             guard UInt64(last.dataOffset ?? 0) == signaturesOffset, UInt64(last.dataLength ?? 0) == signaturesSize else {
-                throw PayloadError("\(path): the last noop operation is not the signature operation")
+                throw PayloadError(file: path, "the last noop operation is not the signature operation")
             }
         }
         let expectedSize = payload.blobStart + signaturesOffset + signaturesSize
@@ -66,13 +66,13 @@ public struct PayloadVerifier {
         }
 
         // Rebuild the partition and each boot file, hashing as the client would after writing them.
-        guard let partitionInfo = manifest.newPartitionInfo else { throw PayloadError("\(path): no new_partition_info") }
+        guard let partitionInfo = manifest.newPartitionInfo else { throw PayloadError(file: path, "no new_partition_info") }
         if rebuildingPartition {
             try rebuild(manifest.partitionOperations, expected: partitionInfo, what: "the partition") { _ in }
         }
         var procedures: [String] = []
         for procedure in manifest.procedures {
-            guard let info = procedure.newInfo else { throw PayloadError("\(path): a procedure has no new_info") }
+            guard let info = procedure.newInfo else { throw PayloadError(file: path, "a procedure has no new_info") }
             try rebuild(procedure.operations, expected: info, what: "procedure \(procedure.type.map { "\($0)" } ?? "?")") { _ in }
             procedures.append(procedure.type.map { "\($0)" } ?? "unknown")
         }
@@ -80,7 +80,7 @@ public struct PayloadVerifier {
         let signatures = try Signatures(decoding: try payload.blob(offset: signaturesOffset, length: Int(signaturesSize))[...])
         if requireSignature || !publicKeys.isEmpty {
             guard !signatures.signatures.isEmpty, signatures.signatures.allSatisfy({ $0.data.contains { $0 != 0 } }) else {
-                throw PayloadError("\(path): the payload is not signed yet (run `coresdk payload insert-signature`)")
+                throw PayloadError(file: path, "the payload is not signed yet (run `coresdk payload insert-signature`)")
             }
         }
         let digest = try digestToSign()
@@ -88,7 +88,7 @@ public struct PayloadVerifier {
             let candidates = index == 0 ? signatures.signatures.filter { $0.version == 2 }.prefix(1).map(\.data)
                                         : signatures.signatures.map(\.data)
             guard candidates.contains(where: { key.isValid($0, for: digest) }) else {
-                throw PayloadError("\(path): the signature does not verify with \(key.url.path) (wrong key, or the payload was changed)")
+                throw PayloadError(file: path, key: key.url.path, "the signature does not verify with \(key.url.path) (wrong key, or the payload was changed)")
             }
         }
         return Report(partitionSize: partitionInfo.size, operations: ordered.count, procedures: procedures,
@@ -105,25 +105,26 @@ public struct PayloadVerifier {
         for (index, operation) in operations.enumerated() {
             guard operation.dstExtents.count == 1, let extent = operation.dstExtents.first,
                   extent.startBlock != Extent.sparseHole, extent.startBlock * UInt64(PayloadFormat.blockSize) == written else {
-                throw PayloadError("\(path): \(what): operation \(index) does not continue where the previous one ended")
+                throw PayloadError(file: path, "\(what): operation \(index) does not continue where the previous one ended")
             }
             let capacity = Int(extent.numBlocks) * PayloadFormat.blockSize
             let blob = try payload.blob(offset: UInt64(operation.dataOffset ?? 0), length: Int(operation.dataLength ?? 0))
             guard Array(SHA256.hash(data: blob)) == operation.dataSHA256 else {
-                throw PayloadError("\(path): \(what): operation \(index)'s data does not match its SHA-256 (damaged payload)")
+                throw PayloadError(file: path, "\(what): operation \(index)'s data does not match its SHA-256 (damaged payload)")
             }
             var bytes: [UInt8]
             switch operation.type {
             case .replace: bytes = blob
             case .replaceBZ:
-                guard let decompressed = Bzip2.decompress(blob[...], expectedSize: capacity) else {
-                    throw PayloadError("\(path): \(what): operation \(index)'s bzip2 data does not decompress into its \(capacity) bytes")
+                do {
+                    bytes = try Bzip2.decompress(blob, limit: capacity)
+                } catch let error as Bzip2Error {
+                    throw PayloadError(file: path, "\(what): operation \(index)'s REPLACE_BZ data \(error)")
                 }
-                bytes = decompressed
             case .move, .bsdiff:
-                throw PayloadError("\(path): \(what): delta operations (MOVE, BSDIFF) are not supported")
+                throw PayloadError(file: path, "\(what): delta operations (MOVE, BSDIFF) are not supported")
             }
-            guard bytes.count <= capacity else { throw PayloadError("\(path): \(what): operation \(index) writes past its extent") }
+            guard bytes.count <= capacity else { throw PayloadError(file: path, "\(what): operation \(index) writes past its extent") }
             // The client zero-pads the last block; what counts is the first `size` bytes.
             bytes += [UInt8](repeating: 0, count: capacity - bytes.count)
             let counted = bytes.prefix(Int(min(UInt64(bytes.count), expected.size > written ? expected.size - written : 0)))
@@ -132,7 +133,7 @@ public struct PayloadVerifier {
             written += UInt64(capacity)
         }
         guard written >= expected.size, Array(hasher.finalize()) == expected.hash else {
-            throw PayloadError("\(path): \(what) rebuilt from the operations does not match its size and SHA-256")
+            throw PayloadError(file: path, "\(what) rebuilt from the operations does not match its size and SHA-256")
         }
     }
 
@@ -140,10 +141,10 @@ public struct PayloadVerifier {
     public static func insertSignatures(_ signatures: [[UInt8]], into url: URL, publicKeys: [PayloadPublicKey] = []) throws {
         let payload = try PayloadFile(url)
         guard let size = payload.manifest.signaturesSize, let signedLength = payload.signedLength else {
-            throw PayloadError("\(url.path): the manifest has no room for signatures")
+            throw PayloadError(file: url.path, "the manifest has no room for signatures")
         }
         guard payload.fileSize == signedLength || payload.fileSize == signedLength + size else {
-            throw PayloadError("\(url.path): \(payload.fileSize) bytes; expected \(signedLength) (unsigned) or \(signedLength + size) (signed)")
+            throw PayloadError(file: url.path, "\(payload.fileSize) bytes; expected \(signedLength) (unsigned) or \(signedLength + size) (signed)")
         }
         for (index, signature) in signatures.enumerated() where signature.count != PayloadFormat.signatureSize {
             throw PayloadError("signature \(index + 1) is \(signature.count) bytes; RSA-2048 signatures are \(PayloadFormat.signatureSize)")
@@ -154,7 +155,7 @@ public struct PayloadVerifier {
         }
         let digest = try payload.sha256(ofFirst: signedLength)
         for key in publicKeys where !signatures.contains(where: { key.isValid($0, for: digest) }) {
-            throw PayloadError("no signature verifies with \(key.url.path) for this payload")
+            throw PayloadError(key: key.url.path, "no signature verifies with \(key.url.path) for this payload")
         }
         try AtomicFile.produce(url) { temporary in
             try Command.run(["cp", url.path, temporary.path])

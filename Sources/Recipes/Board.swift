@@ -229,7 +229,7 @@ public struct Board: Sendable, ConfigModel {
                 ConfigKey("size", .size, .required, "Partition size.", \.size),
                 ConfigKey("uuid", .guid, .optional, "The partition's unique GUID; left out, a stable one is derived.", \.uuid),
                 ConfigKey("filesystem", .choice(PartitionFilesystem.self), .defaulted("none"),
-                          "What the build puts in it: `usr` takes the /usr image (the first such partition; the others stay empty for updates).",
+                          "What the build puts in it: `usr` marks the two /usr slots, labelled USR-A (it takes the /usr image) and USR-B (empty, for updates).",
                           \.filesystem),
                 ConfigKey("priority", .integer(0...15), .defaulted("0"), "gptprio priority (0: not bootable).", \.priority),
                 ConfigKey("tries", .integer(0...15), .defaulted("0"), "gptprio boot tries left.", \.tries),

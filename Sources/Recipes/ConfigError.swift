@@ -1,3 +1,5 @@
+import Support
+
 /// A place in a configuration file, as an editor takes it: `recipes/etcd.yaml:3:5`.
 public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
     /// The path as the user would type it: relative to the repository root.
@@ -17,7 +19,7 @@ public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A problem with a recipe, a board or an overlay, worded for the person who wrote the file.
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
+public struct ConfigError: ReportableError, Sendable {
     /// nil when the problem is not in a file (e.g. a board name that has no file at all).
     public let location: SourceLocation?
     public let message: String
@@ -27,9 +29,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String {
-        guard let location else { return message }
-        return "\(location): \(message)"
+    public var details: ErrorDetails {
+        ErrorDetails(message: message, file: location?.file, line: location?.line, column: location?.column)
     }
 }
 

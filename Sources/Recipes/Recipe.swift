@@ -26,6 +26,8 @@ public struct Recipe: Sendable, ConfigModel {
     public var disabledUnits: [String] { disabledUnitEntries.map(\.value) }
     /// Normalized paths relative to `directory` (kind source).
     public internal(set) var sources: [String] = []
+    /// Folders of `recipes/lib/` copied to `$SRCDIR/lib/<name>/` (kind source); each exists.
+    public internal(set) var libraries: [String] = []
     public internal(set) var buildScript: String?
     public internal(set) var buildTools: [String] = []
     /// Executables of this Swift package built for the image (kind source), e.g. the in-image agents.
@@ -36,6 +38,10 @@ public struct Recipe: Sendable, ConfigModel {
     public let fileURL: URL
     /// `recipes/<name>/`, where `sources` and `files` are found (it need not exist).
     public let directory: URL
+    /// `recipes/lib/<name>/` of each of `libraries`.
+    public var libraryDirectories: [(name: String, url: URL)] {
+        libraries.map { ($0, Self.libraryFolder(of: directory).appendingPathComponent($0)) }
+    }
     /// The file as written, for cache keys.
     public let text: String
     public let location: SourceLocation
@@ -50,8 +56,8 @@ public struct Recipe: Sendable, ConfigModel {
 
     static var keys: KeyTable<Recipe> {
         KeyTable(context: "recipe", keys: [
-            ConfigKey("name", .fileName, .required,
-                      "The recipe's name, the same as its file name (`recipes/<name>.yaml`).", \.name),
+            ConfigKey("name", .recipeName, .required,
+                      "The recipe's name, the same as its file name (`recipes/<name>.yaml`); not `\(libraryFolderName)`, which is the libraries' folder.", \.name),
             ConfigKey("kind", .choice(RecipeKind.self), .required,
                       "`debian`: packages from the Debian archive; `source`: built by a script; `files`: plain files only.",
                       \.kind),
@@ -75,6 +81,9 @@ public struct Recipe: Sendable, ConfigModel {
             ConfigKey("sources", ValueType.list(of: .recipeFile(allowDirectories: true), nonEmpty: true).withoutLocations(),
                       sourceOnly(.required),
                       "Files and folders in `recipes/<name>/` copied into `$SRCDIR` before the build.", \.sources),
+            ConfigKey("libraries", ValueType.list(of: .recipeLibrary).unique().withoutLocations(), sourceOnly(.defaulted("[]")),
+                      "Folders of `recipes/lib/` (C code several recipes compile, e.g. `gpt`) copied into `$SRCDIR/lib/<name>/` before the build, so `make -C \"$SRCDIR/src\"` finds them at `../lib/<name>`. Their files are part of the recipe's cache key: changing a library rebuilds every recipe that lists it.",
+                      \.libraries),
             ConfigKey("build", .string, sourceOnly(.required),
                       "A shell script (`sh -e`) run in a scratch directory with `$SRCDIR` (the sources) and `$DESTDIR` (where to install).",
                       \.buildScript),
@@ -86,6 +95,14 @@ public struct Recipe: Sendable, ConfigModel {
             ConfigKey("files", ValueType.list(of: .mapping(RecipeFile.self, doc: "mapping")).withoutLocations(),
                       .defaulted("[]"), "Plain files to install into the image, for any kind; see *`files` entries*.", \.files),
         ])
+    }
+
+    /// `recipes/lib/` holds the libraries, so no recipe may be called `lib`.
+    static let libraryFolderName = "lib"
+
+    /// `recipes/lib/`, next to the recipe folder `recipes/<name>/`.
+    static func libraryFolder(of recipeDirectory: URL) -> URL {
+        recipeDirectory.deletingLastPathComponent().appendingPathComponent(libraryFolderName)
     }
 
     private static func sourceOnly(_ presence: Presence) -> PresenceRule<Recipe> {

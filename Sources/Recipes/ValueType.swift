@@ -163,6 +163,33 @@ extension ValueType where Value == String {
         }
     }
 
+    /// A recipe's name: its file's name, and not the libraries' folder `recipes/lib/`.
+    static var recipeName: ValueType {
+        fileName.checked { name, value in
+            guard name != Recipe.libraryFolderName else {
+                throw InvalidValue("'\(name)' cannot name a recipe: recipes/\(name)/ is the folder of the libraries "
+                                   + "that recipes list in 'libraries'; rename \(value.file.displayPath)")
+            }
+        }
+    }
+
+    /// A folder of `recipes/lib/` (sources several recipes build), which must exist there.
+    static var recipeLibrary: ValueType {
+        pattern(#/[a-z0-9][a-z0-9.+-]*/#, doc: "name of a folder in `recipes/lib/`", expected: "a library name",
+                plural: "library names", rule: "lowercase letters, digits and . + -, the name of a folder in recipes/lib/")
+            .checked { name, value in
+                let folder = Recipe.libraryFolder(of: value.file.companionDirectory)
+                guard try ContainedPath.resolve(name, in: folder, folderName: "recipes/lib/").isDirectory == true else {
+                    let known = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { entry in
+                        var isDirectory: ObjCBool = false
+                        return !entry.hasPrefix(".") && FileManager.default.fileExists(
+                            atPath: folder.appendingPathComponent(entry).path, isDirectory: &isDirectory) && isDirectory.boolValue
+                    }.sorted()
+                    throw InvalidValue("no library '\(name)' in recipes/lib/ (known: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+                }
+            }
+    }
+
     static var debianPackage: ValueType {
         scalar(doc: "Debian package name", expected: "a Debian package name", plural: "Debian package names") { text in
             if text.contains(where: { "=<>( ".contains($0) }) {

@@ -20,34 +20,26 @@ public struct RootfsTree: Sendable {
     /// Lays an overlay from the source tree over the rootfs. Overlays come from a git checkout,
     /// whose owners and modes mean nothing: files become root-owned, 0644 or 0755 by the x bit.
     public func apply(overlay: URL) throws {
-        let enumerator = FileManager.default.enumerator(at: overlay, includingPropertiesForKeys: nil,
-                                                        options: [])
-        var relativePaths: [String] = []
-        while let url = enumerator?.nextObject() as? URL {
-            relativePaths.append(String(url.path.dropFirst(overlay.path.count + 1)))
-        }
-        for relative in relativePaths.sorted() {
-            let source = overlay.appendingPathComponent(relative)
+        for entry in try FileTree.entries(overlay) {
+            let source = entry.url, relative = entry.path
             let destination = path(relative)
-            var info = stat()
-            guard lstat(source.path, &info) == 0 else { throw SupportError("cannot stat \(source.path)") }
-            switch info.st_mode & S_IFMT {
-            case S_IFDIR:
+            switch entry.kind {
+            case .directory:
                 if !FileManager.default.fileExists(atPath: destination.path) {
                     try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
                     chmod(destination.path, 0o755)
                 }
-            case S_IFLNK:
+            case .symlink:
                 try? FileManager.default.removeItem(at: destination)
                 let target = try FileManager.default.destinationOfSymbolicLink(atPath: source.path)
                 try FileManager.default.createSymbolicLink(atPath: destination.path, withDestinationPath: target)
                 lchown(destination.path, 0, 0)
-            case S_IFREG:
+            case .regular:
                 try? FileManager.default.removeItem(at: destination)
                 try FileManager.default.copyItem(at: source, to: destination)
-                chmod(destination.path, info.st_mode & 0o111 != 0 ? 0o755 : 0o644)
+                chmod(destination.path, entry.permissions & 0o111 != 0 ? 0o755 : 0o644)
                 chown(destination.path, 0, 0)
-            default:
+            case .other:
                 throw SupportError("overlay \(overlay.lastPathComponent): \(relative) is not a file, directory or symlink")
             }
         }
@@ -102,39 +94,18 @@ public struct RootfsTree: Sendable {
     public func clampTimestamps(to epoch: Int) throws {
         let time = timespec(tv_sec: epoch, tv_nsec: 0)
         var times = [time, time]
-        try walk { url, info in
-            if info.st_mtim.tv_sec > epoch || info.st_atim.tv_sec > epoch {
-                if utimensat(AT_FDCWD, url.path, &times, AT_SYMLINK_NOFOLLOW) != 0 {
-                    throw SupportError("cannot set the time of \(url.path): \(String(cString: strerror(errno)))")
-                }
+        // Children before parents: setting a child's time would otherwise touch its directory's again.
+        for entry in try FileTree.entries(root).reversed() where entry.modificationTime > epoch || entry.accessTime > epoch {
+            if utimensat(AT_FDCWD, entry.url.path, &times, AT_SYMLINK_NOFOLLOW) != 0 {
+                throw SupportError(file: entry.url.path, "cannot set the time: \(String(cString: strerror(errno)))")
             }
         }
-        var rootInfo = stat()
-        lstat(root.path, &rootInfo)
         utimensat(AT_FDCWD, root.path, &times, AT_SYMLINK_NOFOLLOW)
-    }
-
-    /// Visits every entry below the root (not the root itself), children before parents, so a
-    /// directory's timestamp is set after its contents are touched.
-    public func walk(_ body: (URL, stat) throws -> Void) throws {
-        guard let enumerator = FileManager.default.enumerator(atPath: root.path) else { return }
-        var paths: [String] = []
-        while let relative = enumerator.nextObject() as? String { paths.append(relative) }
-        for relative in paths.reversed() {
-            let url = root.appendingPathComponent(relative)
-            var info = stat()
-            guard lstat(url.path, &info) == 0 else { continue }
-            try body(url, info)
-        }
     }
 
     /// Total apparent size of the regular files below `relative`, for compression ratios.
     public func apparentSize(of relative: String = "") throws -> UInt64 {
         let base = relative.isEmpty ? self : RootfsTree(root: path(relative))
-        var total: UInt64 = 0
-        try base.walk { _, info in
-            if info.st_mode & S_IFMT == S_IFREG { total += UInt64(info.st_size) }
-        }
-        return total
+        return try FileTree.entries(base.root).filter { $0.kind == .regular }.reduce(0) { $0 + $1.size }
     }
 }

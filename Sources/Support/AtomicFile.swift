@@ -51,8 +51,11 @@ public enum AtomicFile {
     }
 }
 
-/// A plain error with a message meant for the user.
-public struct SupportError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// The size of the file at `url` in bytes (its apparent size, holes included).
+public func fileSize(_ url: URL) throws -> UInt64 {
+    var info = stat()
+    guard stat(url.path, &info) == 0 else {
+        throw SupportError(file: url.path, "cannot stat: \(String(cString: strerror(errno)))")
+    }
+    return UInt64(info.st_size)
 }

@@ -31,6 +31,7 @@ public func stableUUID(_ name: String) -> String {
 }
 
 extension Array {
+    /// The elements in runs of `size` (the last may be shorter), e.g. for command lines of bounded length.
     public func chunked(_ size: Int) -> [[Element]] {
         stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }

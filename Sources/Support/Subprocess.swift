@@ -1,12 +1,12 @@
 import Foundation
 
 /// A failed external command, with what it printed so the user sees the tool's own reason.
-public struct CommandFailure: Error, CustomStringConvertible {
+public struct CommandFailure: Error {
     public let command: [String]
     public let status: Int32
     public let standardError: String
 
-    public var description: String {
+    var summary: String {
         let tail = standardError.split(separator: "\n").suffix(15).joined(separator: "\n")
         return "\(command.joined(separator: " ")) exited with status \(status)"
             + (tail.isEmpty ? "" : ":\n\(tail)")

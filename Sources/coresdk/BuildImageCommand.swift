@@ -40,48 +40,41 @@ struct BuildImageCommand: ParsableCommand {
     @Flag(help: "Print the resolved build (recipes, packages, partitions, outputs, tools, each stage's cache key with hit or miss) without building.")
     var dryRun = false
 
-    @Flag(help: "Print the build result as JSON on stdout.")
-    var json = false
+    @OptionGroup var format: OutputOptions
 
     func validate() throws {
         if locked && updateLock { throw ValidationError("--locked and --update-lock contradict each other") }
     }
 
     func run() throws {
-        do {
-            let root = repository.repositoryURL
-            let outputRoot = output.map { URL(fileURLWithPath: $0).standardizedFileURL }
-                ?? root.appendingPathComponent("out")
-            let request = ImageRequest(
-                repository: root, board: board, version: try version ?? readVersionFile(in: root),
-                outputRoot: outputRoot,
-                cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL }
-                    ?? outputRoot.appendingPathComponent("cache"),
-                clock: try BuildClock.fromEnvironment(fallback: lastCommitTime(of: root)),
-                updateLock: updateLock, locked: locked, aptSources: aptSources)
-            let plan = try ImagePlan.resolve(request)
-            if dryRun {
-                let report = try PlanReport(plan: plan, cache: BuildCache(root: request.cacheDirectory))
-                FileHandle.standardOutput.write(json ? try report.json() + Data("\n".utf8) : Data(report.text.utf8))
-                return
-            }
-            let report = try ImageBuilder(plan: plan).build()
-            if json {
-                FileHandle.standardOutput.write(try report.json() + Data("\n".utf8))
-            } else {
-                print("\(report.outputDirectory) (\(String(format: "%.1f", report.totalSeconds)) s, cache hits: \(report.cache.hits.count))")
-            }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw fail(error, json: json)
+        let root = repository.repositoryURL
+        let outputRoot = output.map { URL(fileURLWithPath: $0).standardizedFileURL }
+            ?? root.appendingPathComponent("out")
+        let request = ImageRequest(
+            repository: root, board: board, version: try version ?? readVersionFile(in: root),
+            outputRoot: outputRoot,
+            cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL }
+                ?? outputRoot.appendingPathComponent("cache"),
+            clock: try BuildClock.fromEnvironment(fallback: lastCommitTime(of: root)),
+            updateLock: updateLock, locked: locked, aptSources: aptSources)
+        let plan = try ImagePlan.resolve(request)
+        if dryRun {
+            let report = try PlanReport(plan: plan, cache: BuildCache(root: request.cacheDirectory))
+            FileHandle.standardOutput.write(format.json ? try report.json() + Data("\n".utf8) : Data(report.text.utf8))
+            return
+        }
+        let report = try ImageBuilder(plan: plan).build()
+        if format.json {
+            FileHandle.standardOutput.write(try report.json() + Data("\n".utf8))
+        } else {
+            print("\(report.outputDirectory) (\(String(format: "%.1f", report.totalSeconds)) s, cache hits: \(report.cache.hits.count))")
         }
     }
 
     private func readVersionFile(in root: URL) throws -> String {
         let url = root.appendingPathComponent("VERSION")
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw SupportError("no --version given and \(url.path) cannot be read")
+            throw SupportError(file: url.path, "cannot be read, and no --version was given")
         }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -103,10 +96,6 @@ struct FilesystemsJobCommand: ParsableCommand {
     @Argument var jobFile: String
 
     func run() throws {
-        do {
-            try FilesystemJob.assemble(jobFile: URL(fileURLWithPath: jobFile))
-        } catch {
-            throw fail(error, json: false)
-        }
+        try FilesystemJob.assemble(jobFile: URL(fileURLWithPath: jobFile))
     }
 }

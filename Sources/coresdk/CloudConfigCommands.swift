@@ -20,32 +20,28 @@ struct ValidateCloudConfigCommand: ParsableCommand {
         abstract: "Validate a cloud-config as coreos-cloudinit -validate does.",
         discussion: """
         Prints one line per finding, `FILE:LINE: KIND: MESSAGE`, in document order; exits 1 when \
-        there is at least one error. With --json, prints a JSON array of {"kind", "line", "message"}.
+        there is at least one error. With --json, prints a JSON array of {"file", "line", "kind", "message"}.
         """)
 
     @Argument(help: "The cloud-config file (#cloud-config, a #! script, or gzip of either).")
     var file: String
 
-    @Flag(help: "Print the findings as a JSON array on stdout.")
-    var json = false
+    @OptionGroup var format: OutputOptions
 
     func run() throws {
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw fail(SupportError("\(file): cannot read the file"), json: json)
+            throw SupportError(file: file, "cannot read the file")
         }
         let report = Validator.validate([UInt8](data))
-        if json {
-            let entries = report.entries.map { JSONEntry(kind: $0.kind.rawValue, line: $0.line, message: $0.message) }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try encoder.encode(entries) + Data("\n".utf8))
+        if format.json {
+            try OutputOptions.printJSON(report.entries.map { Finding(file: file, line: $0.line, kind: $0.kind.rawValue, message: $0.message) })
         } else {
             for entry in report.entries { print("\(file):\(entry.line): \(entry.kind.rawValue): \(entry.message)") }
         }
         if report.hasErrors { throw ExitCode.failure }
     }
 
-    struct JSONEntry: Encodable { let kind: String, line: Int, message: String }
+    struct Finding: Encodable { let file: String, line: Int, kind: String, message: String }
 }
 
 struct InjectCloudConfigCommand: ParsableCommand {
@@ -69,25 +65,14 @@ struct InjectCloudConfigCommand: ParsableCommand {
     @Option(name: .customLong("ssh-key"), help: "An SSH public key file (repeatable).")
     var sshKeys: [String] = []
 
-    @Flag(help: "Print the result as JSON on stdout.")
-    var json = false
+    @OptionGroup var format: OutputOptions
 
     func run() throws {
-        do {
-            let injector = CloudConfigInjector(image: URL(fileURLWithPath: image),
-                                               modificationTime: Int64(try BuildClock.fromEnvironment(fallback: Int(time(nil))).epoch))
-            let result = try injector.inject(config: URL(fileURLWithPath: file),
-                                             sshKeys: sshKeys.map { URL(fileURLWithPath: $0) })
-            for warning in result.warnings { FileHandle.standardError.write(Data("\(file): \(warning)\n".utf8)) }
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                FileHandle.standardOutput.write(try encoder.encode(result) + Data("\n".utf8))
-            } else {
-                print("\(result.image): wrote \(result.path) (\(result.bytes) bytes, \(result.keysAdded) SSH key(s) added) into partition \(result.partition)")
-            }
-        } catch {
-            throw fail(error, json: json)
-        }
+        let injector = CloudConfigInjector(image: URL(fileURLWithPath: image),
+                                           modificationTime: Int64(try BuildClock.fromEnvironment(fallback: Int(time(nil))).epoch))
+        let result = try injector.inject(config: URL(fileURLWithPath: file),
+                                         sshKeys: sshKeys.map { URL(fileURLWithPath: $0) })
+        for warning in result.warnings { FileHandle.standardError.write(Data("\(file): \(warning)\n".utf8)) }
+        try format.print(result, text: "\(result.image): wrote \(result.path) (\(result.bytes) bytes, \(result.keysAdded) SSH key(s) added) into partition \(result.partition)")
     }
 }

@@ -17,13 +17,6 @@ struct KeysCommand: ParsableCommand {
         commandName: "keys", abstract: "Signing keys for update payloads.", subcommands: [KeysGenerateCommand.self])
 }
 
-/// Prints `value` as pretty JSON on stdout.
-func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
-}
-
 struct PayloadGenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
@@ -45,30 +38,24 @@ struct PayloadGenerateCommand: ParsableCommand {
     @Option(help: "Where to write the payload.")
     var output: String
 
-    @Flag(help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var format: OutputOptions
 
     struct Result: Encodable { let output: String, size: UInt64, partitionSize: UInt64, signed: Bool, digestToSign: String, seconds: Double }
 
     func run() throws {
-        do {
-            let keys = try privateKeys.map { try PayloadPrivateKey(contentsOf: URL(fileURLWithPath: $0)) }
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-payload-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: scratch) }
-            let start = Date()
-            let source = try UpdateSource.extract(from: URL(fileURLWithPath: image), into: scratch)
-            let generator = PayloadGenerator(partitionImage: source.partition, bootFiles: source.bootFiles,
-                                             signatureCount: keys.isEmpty ? signatures : keys.count)
-            let result = try generator.write(to: URL(fileURLWithPath: output), signingKeys: keys)
-            let report = Result(output: output, size: result.size, partitionSize: result.partitionSize, signed: result.signed,
-                                digestToSign: Data(result.digestToSign).base64EncodedString(), seconds: Date().timeIntervalSince(start))
-            if json { try printJSON(report) } else {
-                print("\(output): \(result.size) bytes, \(result.signed ? "signed" : "unsigned (digest to sign: \(report.digestToSign))")")
-            }
-        } catch {
-            throw fail(error, json: json)
-        }
+        let keys = try privateKeys.map { try PayloadPrivateKey(contentsOf: URL(fileURLWithPath: $0)) }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-payload-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let start = Date()
+        let source = try UpdateSource.extract(from: URL(fileURLWithPath: image), into: scratch)
+        let generator = PayloadGenerator(partitionImage: source.partition, bootFiles: source.bootFiles,
+                                         signatureCount: keys.isEmpty ? signatures : keys.count)
+        let result = try generator.write(to: URL(fileURLWithPath: output), signingKeys: keys)
+        let report = Result(output: output, size: result.size, partitionSize: result.partitionSize, signed: result.signed,
+                            digestToSign: Data(result.digestToSign).base64EncodedString(), seconds: Date().timeIntervalSince(start))
+        try format.print(report, text: "\(output): \(result.size) bytes, "
+            + (result.signed ? "signed" : "unsigned (digest to sign: \(report.digestToSign))"))
     }
 }
 
@@ -83,15 +70,15 @@ struct PayloadHashCommand: ParsableCommand {
 
     @Argument(help: "The payload.") var payload: String
     @Option(help: "Also write the raw 32-byte digest to this file.") var output: String?
+    @OptionGroup var format: OutputOptions
+
+    struct Result: Encodable { let payload: String, digest: String, output: String? }
 
     func run() throws {
-        do {
-            let digest = Data(try PayloadVerifier(URL(fileURLWithPath: payload)).digestToSign())
-            if let output { try AtomicFile.write(digest, to: URL(fileURLWithPath: output)) }
-            print(digest.base64EncodedString())
-        } catch {
-            throw fail(error, json: false)
-        }
+        let digest = Data(try PayloadVerifier(URL(fileURLWithPath: payload)).digestToSign())
+        if let output { try AtomicFile.write(digest, to: URL(fileURLWithPath: output)) }
+        try format.print(Result(payload: payload, digest: digest.base64EncodedString(), output: output),
+                         text: digest.base64EncodedString())
     }
 }
 
@@ -104,17 +91,24 @@ struct PayloadInsertSignatureCommand: ParsableCommand {
     var signatures: [String] = []
     @Option(name: .customLong("public-key"), help: "Check that a signature verifies with this key before inserting.")
     var publicKeys: [String] = []
+    @OptionGroup var format: OutputOptions
+
+    struct Result: Encodable { let payload: String, signatures: Int }
+
+    func validate() throws {
+        guard !signatures.isEmpty else { throw ValidationError("give at least one --signature") }
+    }
 
     func run() throws {
-        do {
-            guard !signatures.isEmpty else { throw ValidationError("give at least one --signature") }
-            let blobs = try signatures.map { [UInt8](try Data(contentsOf: URL(fileURLWithPath: $0))) }
-            let keys = try publicKeys.map { try PayloadPublicKey(contentsOf: URL(fileURLWithPath: $0)) }
-            try PayloadVerifier.insertSignatures(blobs, into: URL(fileURLWithPath: payload), publicKeys: keys)
-            print("\(payload): \(blobs.count) signature(s) inserted")
-        } catch {
-            throw fail(error, json: false)
+        let blobs = try signatures.map { file in
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw PayloadError(file: file, "cannot read the signature file")
+            }
+            return [UInt8](data)
         }
+        let keys = try publicKeys.map { try PayloadPublicKey(contentsOf: URL(fileURLWithPath: $0)) }
+        try PayloadVerifier.insertSignatures(blobs, into: URL(fileURLWithPath: payload), publicKeys: keys)
+        try format.print(Result(payload: payload, signatures: blobs.count), text: "\(payload): \(blobs.count) signature(s) inserted")
     }
 }
 
@@ -126,21 +120,20 @@ struct PayloadVerifyCommand: ParsableCommand {
     @Argument(help: "The payload.") var payload: String
     @Option(name: .customLong("public-key"), help: "The public key clients have (PEM); repeat to check several signatures.")
     var publicKeys: [String] = []
-    @Flag(help: "Print the result as JSON.") var json = false
+    @OptionGroup var format: OutputOptions
 
     struct Result: Encodable { let payload: String, valid: Bool, size: UInt64, partitionSize: UInt64, operations: Int, procedures: [String], signatures: Int }
 
+    func validate() throws {
+        guard !publicKeys.isEmpty else { throw ValidationError("give the --public-key the payload must verify with") }
+    }
+
     func run() throws {
-        do {
-            guard !publicKeys.isEmpty else { throw ValidationError("give the --public-key the payload must verify with") }
-            let keys = try publicKeys.map { try PayloadPublicKey(contentsOf: URL(fileURLWithPath: $0)) }
-            let report = try PayloadVerifier(URL(fileURLWithPath: payload)).verify(publicKeys: keys)
-            let result = Result(payload: payload, valid: true, size: report.fileSize, partitionSize: report.partitionSize,
-                                operations: report.operations, procedures: report.procedures, signatures: report.signatures)
-            if json { try printJSON(result) } else { print("\(payload): valid, signed (\(report.operations) operations, \(report.signatures) signature(s))") }
-        } catch {
-            throw fail(error, json: json)
-        }
+        let keys = try publicKeys.map { try PayloadPublicKey(contentsOf: URL(fileURLWithPath: $0)) }
+        let report = try PayloadVerifier(URL(fileURLWithPath: payload)).verify(publicKeys: keys)
+        let result = Result(payload: payload, valid: true, size: report.fileSize, partitionSize: report.partitionSize,
+                            operations: report.operations, procedures: report.procedures, signatures: report.signatures)
+        try format.print(result, text: "\(payload): valid, signed (\(report.operations) operations, \(report.signatures) signature(s))")
     }
 }
 
@@ -151,15 +144,11 @@ struct PayloadOmahaCommand: ParsableCommand {
     @Argument(help: "The payload.") var payload: String
     @Option(help: "Where clients download it from (the directory URL; the file name is appended).") var url: String
     @Option(help: "The version it installs (default: the payload's os-release VERSION_ID).") var version: String?
-    @Flag(help: "Print the facts as JSON instead of XML.") var json = false
+    @OptionGroup var format: OutputOptions
 
     func run() throws {
-        do {
-            let offer = try OmahaOffer(payload: URL(fileURLWithPath: payload), codebase: url, version: version)
-            if json { try printJSON(offer) } else { print(offer.responseXML, terminator: "") }
-        } catch {
-            throw fail(error, json: json)
-        }
+        let offer = try OmahaOffer(payload: URL(fileURLWithPath: payload), codebase: url, version: version)
+        if format.json { try OutputOptions.printJSON(offer) } else { print(offer.responseXML, terminator: "") }
     }
 }
 
@@ -171,18 +160,12 @@ struct PayloadApplyCommand: ParsableCommand {
     @Argument(help: "A raw or qcow2 image.") var image: String
     @Argument(help: "The payload.") var payload: String
     @Option(name: .customLong("public-key"), help: "The key the payload must be signed with (PEM).") var publicKeys: [String] = []
-    @Flag(help: "Print the result as JSON.") var json = false
+    @OptionGroup var format: OutputOptions
 
     func run() throws {
-        do {
-            let keys = try publicKeys.map { try PayloadPublicKey(contentsOf: URL(fileURLWithPath: $0)) }
-            let result = try PayloadInstaller(image: URL(fileURLWithPath: image)).install(payload: URL(fileURLWithPath: payload), publicKeys: keys)
-            if json { try printJSON(result) } else {
-                print("\(image): \(result.version ?? "the update") installed in \(result.slot); it boots next (priority \(result.priority), 1 try)")
-            }
-        } catch {
-            throw fail(error, json: json)
-        }
+        let keys = try publicKeys.map { try PayloadPublicKey(contentsOf: URL(fileURLWithPath: $0)) }
+        let result = try PayloadInstaller(image: URL(fileURLWithPath: image)).install(payload: URL(fileURLWithPath: payload), publicKeys: keys)
+        try format.print(result, text: "\(image): \(result.version ?? "the update") installed in \(result.slot); it boots next (priority \(result.priority), 1 try)")
     }
 }
 
@@ -191,13 +174,12 @@ struct KeysGenerateCommand: ParsableCommand {
 
     @Option(name: .customLong("private-key"), help: "Where to write the private key (mode 0600).") var privateKey: String
     @Option(name: .customLong("public-key"), help: "Where to write the public key.") var publicKey: String
+    @OptionGroup var format: OutputOptions
+
+    struct Result: Encodable { let privateKey: String, publicKey: String }
 
     func run() throws {
-        do {
-            try PayloadPrivateKey.generate(privateKey: URL(fileURLWithPath: privateKey), publicKey: URL(fileURLWithPath: publicKey))
-            print("\(privateKey), \(publicKey)")
-        } catch {
-            throw fail(error, json: false)
-        }
+        try PayloadPrivateKey.generate(privateKey: URL(fileURLWithPath: privateKey), publicKey: URL(fileURLWithPath: publicKey))
+        try format.print(Result(privateKey: privateKey, publicKey: publicKey), text: "\(privateKey), \(publicKey)")
     }
 }

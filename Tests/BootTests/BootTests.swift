@@ -130,90 +130,13 @@ final class BootPartitionTests: XCTestCase {
         XCTAssertEqual(try read("coreos/vmlinuz-a"), "vmlinuz")
         XCTAssertEqual(try read("coreos/initrd-a"), "initrd")
         XCTAssertEqual(try read("coreos/cmdline-a"), "console=ttyS0 verity.usrhash=ab\n")
+        // The paths are coreos-boot's (boot.c), so they are spelled out here rather than derived.
+        XCTAssertEqual(SlotBootFiles.File.allCases.map(SlotBootFiles(.b).path),
+                       ["coreos/vmlinuz-b", "coreos/initrd-b", "coreos/cmdline-b"])
     }
 
     func testCommandLineCarriesRootPanicAndTheRootHash() {
         XCTAssertEqual(BootPartition.commandLine(board: "console=ttyS0", usrRootHash: "ff"),
                        "console=ttyS0 root=LABEL=ROOT panic=10 verity.usrhash=ff")
-    }
-}
-
-final class QemuMachineTests: XCTestCase {
-    func testCommandLineHasFirmwareSnapshotSSHForwardAndSerialLog() throws {
-        let rootfs = try FakeRootfs()
-        let image = rootfs.root.appendingPathComponent("disk.qcow2")
-        try Command.run(["qemu-img", "create", "-q", "-f", "qcow2", image.path, "64M"])
-        var machine = QemuMachine(image: image)
-        machine.snapshot = true
-        machine.sshPort = 2345
-        machine.serialLog = URL(fileURLWithPath: "/tmp/serial.log")
-        machine.useKVM = false
-        machine.extraArguments = ["-smbios", "type=1"]
-        let arguments = try machine.arguments(variables: URL(fileURLWithPath: "/tmp/vars.fd"))
-        let joined = arguments.joined(separator: " ")
-        XCTAssertTrue(joined.contains("-accel tcg"))
-        XCTAssertTrue(joined.contains("if=pflash,format=raw,unit=0,readonly=on,file=\(QemuMachine.firmwareCode)"))
-        XCTAssertTrue(joined.contains("if=pflash,format=raw,unit=1,file=/tmp/vars.fd"))
-        XCTAssertTrue(joined.contains("format=qcow2,file=\(image.path),snapshot=on"))
-        XCTAssertTrue(joined.contains("hostfwd=tcp:127.0.0.1:2345-:22"))
-        XCTAssertTrue(joined.contains("-serial file:/tmp/serial.log"))
-        XCTAssertEqual(Array(arguments.suffix(2)), ["-smbios", "type=1"])
-    }
-
-    func testGeneratedScriptStartsTheSameMachine() throws {
-        let rootfs = try FakeRootfs()
-        let image = rootfs.root.appendingPathComponent("coreos_production_qemu_image.img")
-        try Command.run(["qemu-img", "create", "-q", "-f", "qcow2", image.path, "64M"])
-        let script = rootfs.root.appendingPathComponent("coreos_production_qemu.sh")
-        try Data(QemuScript.text(imageName: image.lastPathComponent).utf8).write(to: script)
-        chmod(script.path, 0o755)
-        let printed = try Command.run([script.path, "--dry-run", "--snapshot", "--ssh-port", "2345",
-                                       "--serial-log", "/tmp/serial.log", "--link", "listen:5000",
-                                       "--link", "connect:127.0.0.2:5001", "--", "-smbios", "type=1"]).text
-            .split(separator: "\n").map(String.init)
-        // The script copies the variable store to a temporary file; compare with that path.
-        let variables = try XCTUnwrap(printed.first { $0.hasPrefix("if=pflash,format=raw,unit=1,file=") })
-            .replacingOccurrences(of: "if=pflash,format=raw,unit=1,file=", with: "")
-        var machine = QemuMachine(image: image)
-        machine.snapshot = true
-        machine.sshPort = 2345
-        machine.serialLog = URL(fileURLWithPath: "/tmp/serial.log")
-        machine.links = [try .init(parsing: "listen:5000"), try .init(parsing: "connect:127.0.0.2:5001")]
-        machine.extraArguments = ["-smbios", "type=1"]
-        XCTAssertEqual(printed, try machine.arguments(variables: URL(fileURLWithPath: variables)))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: variables), "the script removes its variable store")
-    }
-
-    func testLinksShareOneSecondNICThroughAHub() throws {
-        let rootfs = try FakeRootfs()
-        let image = rootfs.root.appendingPathComponent("disk.qcow2")
-        try Command.run(["qemu-img", "create", "-q", "-f", "qcow2", image.path, "64M"])
-        var machine = QemuMachine(image: image)
-        machine.sshPort = 2222
-        XCTAssertFalse(try machine.arguments(variables: URL(fileURLWithPath: "/tmp/v.fd")).contains("hubport,id=link,hubid=1"),
-                       "no links, no second NIC")
-        machine.links = [try .init(parsing: "listen:5000"), try .init(parsing: "listen:5001")]
-        let arguments = try machine.arguments(variables: URL(fileURLWithPath: "/tmp/v.fd"))
-        XCTAssertEqual(Array(arguments.suffix(12)), [
-            "-netdev", "hubport,id=link,hubid=1", "-device", "virtio-net-pci,netdev=link,mac=52:54:00:c0:08:ae",
-            "-netdev", "socket,id=link0,listen=127.0.0.1:5000", "-netdev", "hubport,id=linkport0,hubid=1,netdev=link0",
-            "-netdev", "socket,id=link1,listen=127.0.0.1:5001", "-netdev", "hubport,id=linkport1,hubid=1,netdev=link1",
-        ])
-        machine.linkMAC = "52:54:00:00:01:01"
-        XCTAssertTrue(try machine.arguments(variables: URL(fileURLWithPath: "/tmp/v.fd")).contains("virtio-net-pci,netdev=link,mac=52:54:00:00:01:01"))
-        for bad in ["listen", "serve:5000", "connect:0", "connect::5000", "listen:70000", "connect:a:b:5000"] {
-            XCTAssertThrowsError(try QemuMachine.Link(parsing: bad), bad)
-        }
-        XCTAssertTrue(QemuMachine.isMAC("52:54:00:AB:cd:01"))
-        XCTAssertFalse(QemuMachine.isMAC("52:54:00:ab:cd"))
-        XCTAssertFalse(QemuMachine.isMAC("52:54:00:ab:cd:0g"))
-    }
-
-    func testRawAndQcow2AreToldApartByTheirFirstBytes() throws {
-        let rootfs = try FakeRootfs()
-        let raw = rootfs.root.appendingPathComponent("disk.bin")
-        try Data(count: 4096).write(to: raw)
-        XCTAssertEqual(try QemuMachine.format(of: raw), "raw")
-        XCTAssertThrowsError(try QemuMachine.format(of: rootfs.root.appendingPathComponent("missing.img")))
     }
 }

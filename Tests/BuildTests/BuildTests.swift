@@ -180,6 +180,33 @@ final class ComponentBuilderTests: XCTestCase {
         XCTAssertNotEqual(key, try componentKey(recipe, upstream: [dependency]))
     }
 
+    /// `libraries: [gpt]`: editing the library, or its mode, rebuilds the recipe; the library lands in $SRCDIR/lib.
+    func testALibraryIsPartOfTheRecipeKeyAndItsSources() throws {
+        let scratch = try Scratch()
+        try scratch.write("repo/recipes/lib/gpt/gpt.c", "int gpt(void) { return 0; }\n")
+        try scratch.write("repo/recipes/tool/src/README", "the tool\n")
+        try scratch.write("repo/recipes/tool.yaml", """
+            name: tool
+            version: "1"
+            kind: source
+            sources: [src]
+            libraries: [gpt]
+            build: |
+              mkdir -p "$DESTDIR/usr/share/tool" && cp "$SRCDIR/lib/gpt/gpt.c" "$DESTDIR/usr/share/tool/"
+            """)
+        let recipe = try RecipeRepository(root: scratch.path("repo")).loadRecipe(named: "tool")
+        let key = try componentKey(recipe)
+        try scratch.write("repo/recipes/lib/gpt/gpt.c", "int gpt(void) { return 1; }\n")
+        let edited = try componentKey(recipe)
+        XCTAssertNotEqual(edited, key, "a changed library rebuilds its recipes")
+        chmod(scratch.path("repo/recipes/lib/gpt/gpt.c").path, 0o755)
+        XCTAssertNotEqual(try componentKey(recipe), edited, "so does a changed mode")
+        try ComponentBuilder(recipe: recipe, architecture: "amd64")
+            .build(into: scratch.path("destdir"), scratch: scratch.path("work"), clock: BuildClock(epoch: 1))
+        XCTAssertEqual(try String(contentsOf: scratch.path("destdir/usr/share/tool/gpt.c"), encoding: .utf8),
+                       "int gpt(void) { return 1; }\n")
+    }
+
     func testCacheKeyFollowsTheCodeAndToolsButTheInputKeyDoesNot() throws {
         let scratch = try Scratch()
         let recipe = try makeRecipe(in: scratch, script: "true")
@@ -231,6 +258,42 @@ final class ComponentBuilderTests: XCTestCase {
             let message = "\(error)"
             XCTAssertTrue(message.contains("recipes/hello.yaml: build of 'hello' failed: exit status 3"), message)
             XCTAssertTrue(message.contains("hello.c:1: syntax error"), message)
+        }
+    }
+}
+
+final class DiskPlannerTests: XCTestCase {
+    /// The repository's default board with `edit` applied, loaded from a scratch repository.
+    func board(_ edit: (String) -> String) throws -> Board {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("boards/amd64-usr.yaml"), encoding: .utf8)
+        let scratch = try Scratch()
+        try scratch.write("repo/boards/amd64-usr.yaml", edit(text))
+        try scratch.write("repo/overlays/base/.keep", "")
+        return try RecipeRepository(root: scratch.path("repo")).loadBoard(named: "amd64-usr")
+    }
+
+    func testUsrPartitionsAreTheTwoSlots() throws {
+        let partitions = try DiskPlanner.partitionSpecs(for: try board { $0 })
+        XCTAssertEqual(partitions.compactMap { partition in partition.usrSlot.map { "\($0.label)=\(partition.spec.number)" } },
+                       ["USR-A=3", "USR-B=4"])
+    }
+
+    func testAUsrPartitionWithAnotherNameIsRefusedAtItsLabel() throws {
+        let renamed = try board { $0.replacingOccurrences(of: "label: USR-B", with: "label: USR-C") }
+        XCTAssertThrowsError(try DiskPlanner.partitionSpecs(for: renamed)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("boards/amd64-usr.yaml:"), "\(error)")
+            XCTAssertTrue("\(error)".hasSuffix("a partition with 'filesystem: usr' is a /usr slot and must be labelled USR-A or USR-B, not 'USR-C'"), "\(error)")
+        }
+        let retyped = try board { $0.replacingOccurrences(of: "label: USR-B, type: coreos-usr", with: "label: USR-B, type: linux-data") }
+        XCTAssertThrowsError(try DiskPlanner.partitionSpecs(for: retyped)) { error in
+            XCTAssertTrue("\(error)".contains("USR-B must have type coreos-usr"), "\(error)")
+        }
+        let single = try board { $0.replacingOccurrences(of: "label: USR-B, type: coreos-usr, size: 1GiB, uuid: e03dd35c-7c2d-4a47-b3fe-27f15780a57c, filesystem: usr",
+                                                          with: "label: USR-B, type: coreos-usr, size: 1GiB") }
+        XCTAssertThrowsError(try DiskPlanner.partitionSpecs(for: single)) { error in
+            XCTAssertTrue("\(error)".contains("the layout has no partition USR-B with 'filesystem: usr'"), "\(error)")
         }
     }
 }

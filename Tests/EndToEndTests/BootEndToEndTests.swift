@@ -1,3 +1,4 @@
+import Boot
 import Foundation
 import XCTest
 
@@ -61,14 +62,16 @@ final class BootEndToEndTests: XCTestCase {
         let scratch = disk.deletingLastPathComponent().appendingPathComponent("slot-b-\(UUID().uuidString.prefix(4))")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        for name in ["vmlinuz", "initrd", "cmdline"] {
-            try CoreSDKRunner.run(["mcopy", "-n", "-i", esp, "::coreos/\(name)-a", scratch.appendingPathComponent(name).path])
+        for file in SlotBootFiles.File.allCases {
+            try CoreSDKRunner.run(["mcopy", "-n", "-i", esp, "::" + SlotBootFiles(.a).path(file),
+                                   scratch.appendingPathComponent(file.rawValue).path])
         }
-        let cmdline = scratch.appendingPathComponent("cmdline")
+        let cmdline = scratch.appendingPathComponent(SlotBootFiles.File.commandLine.rawValue)
         let text = try String(contentsOf: cmdline, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         try (text + (extraCommandLine.isEmpty ? "" : " \(extraCommandLine)") + "\n").write(to: cmdline, atomically: true, encoding: .utf8)
-        for name in ["vmlinuz", "initrd", "cmdline"] {
-            try CoreSDKRunner.run(["mcopy", "-o", "-i", esp, scratch.appendingPathComponent(name).path, "::coreos/\(name)-b"])
+        for file in SlotBootFiles.File.allCases {
+            try CoreSDKRunner.run(["mcopy", "-o", "-i", esp, scratch.appendingPathComponent(file.rawValue).path,
+                                   "::" + SlotBootFiles(.b).path(file)])
         }
         try CoreSDKRunner.run(["cgpt", "add", "-i", "4", "-P", "2", "-T", "1", "-S", "0", disk.path])
     }

@@ -1,3 +1,4 @@
+import Boot
 import Disk
 import Foundation
 @testable import ImageConfig
@@ -31,10 +32,10 @@ struct SlotDisk {
         try Command.run(["truncate", "-s", "16M", esp.path])
         try Command.run(["mkfs.vfat", "-n", "EFI-SYSTEM", esp.path])
         try Command.run(["mmd", "-i", esp.path, "::coreos"])
-        for file in ["vmlinuz", "initrd", "cmdline"] {
-            let local = directory.appendingPathComponent(file)
-            try Data("\(file) of \(version)\n".utf8 + Data(repeating: 7, count: 5000)).write(to: local)
-            try Command.run(["mcopy", "-o", "-i", esp.path, local.path, "::coreos/\(file)-a"])
+        for file in SlotBootFiles.File.allCases {
+            let local = directory.appendingPathComponent(file.rawValue)
+            try Data("\(file.rawValue) of \(version)\n".utf8 + Data(repeating: 7, count: 5000)).write(to: local)
+            try Command.run(["mcopy", "-o", "-i", esp.path, local.path, "::" + SlotBootFiles(.a).path(file)])
         }
         try PartitionWriter.copy(filesystemImage: esp, into: disk, partition: layout.partition(number: 1)!)
         try fill(disk, partition: 3, with: Data("usr of \(version)".utf8), size: 6 << 20)
@@ -58,10 +59,10 @@ struct SlotDisk {
         return try Data(contentsOf: flat)
     }
 
-    func espFile(_ disk: URL, _ name: String) throws -> String? {
+    func espFile(_ disk: URL, _ file: SlotBootFiles.File, of slot: UsrSlot) throws -> String? {
         let esp = directory.appendingPathComponent("esp-read-\(UUID().uuidString)")
         try Data(try bytes(of: disk, partition: 1)).write(to: esp)
-        guard let run = try? Command.run(["mtype", "-i", esp.path, "::coreos/\(name)"]) else { return nil }
+        guard let run = try? Command.run(["mtype", "-i", esp.path, "::" + SlotBootFiles(slot).path(file)]) else { return nil }
         return run.text.components(separatedBy: "\n").first
     }
 
@@ -104,9 +105,9 @@ struct SlotDisk {
         #expect(try fixture.bytes(of: machine, partition: 4) == fixture.bytes(of: next, partition: 3), "USR-B holds the new /usr")
         #expect(try fixture.bytes(of: machine, partition: 3) == usrA, "the active slot is not touched")
         #expect(try fixture.bytes(of: machine, partition: 9) == root)
-        for file in ["vmlinuz", "initrd", "cmdline"] {
-            #expect(try fixture.espFile(machine, "\(file)-b") == "\(file) of 2")
-            #expect(try fixture.espFile(machine, "\(file)-a") == "\(file) of 1")
+        for file in SlotBootFiles.File.allCases {
+            #expect(try fixture.espFile(machine, file, of: .b) == "\(file.rawValue) of 2")
+            #expect(try fixture.espFile(machine, file, of: .a) == "\(file.rawValue) of 1")
         }
         let b = try fixture.attributes(machine, 4), a = try fixture.attributes(machine, 3)
         #expect(b.priority == 2 && b.tries == 1 && !b.successful, "as CoreOS's postinstall: one try, highest priority")
@@ -120,7 +121,7 @@ struct SlotDisk {
         let again = try PayloadInstaller(image: machine).install(payload: update, publicKeys: [try PayloadPublicKey(contentsOf: publicKey)])
         #expect(again.slot == "USR-A" && again.priority == 3)
         #expect(try fixture.bytes(of: machine, partition: 4) == usrB)
-        #expect(try fixture.espFile(machine, "vmlinuz-a") == "vmlinuz of 2")
+        #expect(try fixture.espFile(machine, .kernel, of: .a) == "vmlinuz of 2")
     }
 
     @Test func badPayloadsLeaveTheImageAsItWas() throws {

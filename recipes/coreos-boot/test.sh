@@ -52,9 +52,13 @@ uuid_a=7130c94a-213a-4e5a-8e26-6cce9662f132
 uuid_b=e03dd35c-7c2d-4a47-b3fe-27f15780a57c
 
 # ---------------------------------------------------------------- build (f)
-mkdir -p "$tmp/b1" "$tmp/another/dir/b2"
+# Each build directory gets the GPT library where the recipe build puts it:
+# ../lib/gpt next to src (recipes/lib/gpt, the recipe's `libraries`).
+mkdir -p "$tmp/b1" "$tmp/another/dir/b2" "$tmp/lib" "$tmp/another/dir/lib"
 cp -R "$here/src/." "$tmp/b1/"
 cp -R "$here/src/." "$tmp/another/dir/b2/"
+cp -R "$here/../lib/gpt" "$tmp/lib/"
+cp -R "$here/../lib/gpt" "$tmp/another/dir/lib/"
 rc=0
 make -C "$tmp/b1" install DESTDIR="$tmp/root" >"$tmp/build.log" 2>&1 || rc=$?
 check "make install builds the app" 0 "$rc"
@@ -342,6 +346,29 @@ fi
 check "i: no kernel started, no reset" "" "$(line i 'TEST-CMDLINE\|resetting')"
 check "i: QEMU exited within the timeout (via the shell's startup.nsh)" 0 "$qrc"
 check "i: disk unchanged" "$before" "$(sha "$disk")"
+
+# ---------------------------------------------------------------- (j) golden samples (recipes/lib/gpt/samples)
+# Tables written by sfdisk and sgdisk, never by us, with room for the ESP
+# (`sample.sh esp`): the loader boots the slot the sample's .expected names.
+sample=$here/../lib/gpt/samples/sample.sh
+for name in $(bash "$sample" list); do
+	part=$(bash "$sample" esp "$name")
+	[[ -n $part ]] || continue
+	expected=$(bash "$sample" expected "$name")
+	bash "$sample" make "$name" "$disk"
+	start=$(awk -v n="$part" '$1 == "partition" && $2 == n { sub(/^first=/, "", $5); print $5 }' <<<"$expected")
+	dd if="$tmp/esp.img" of="$disk" bs=512 seek="$start" conv=notrunc status=none
+	slot=$(awk '$1 == "slot" { print $2 }' <<<"$expected")
+	label=$(awk -v n="$slot" '$1 == "partition" && $2 == n { sub(/.* name=/, ""); print }' <<<"$expected")
+	boot "golden-$name"
+	case $label in
+	USR-A | USR-B)
+		expect_boot "golden-$name" "${label#USR-}"
+		check "golden-$name: both GPT copies valid and equal afterwards" valid "$(gpt_valid)"
+		;;
+	*) not_ok "golden-$name: the sample boots USR-A or USR-B" "slot $slot is '$label'" ;;
+	esac
+done
 
 echo "# boot times: ${boot_secs[*]}"
 report || exit 1

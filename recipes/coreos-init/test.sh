@@ -72,8 +72,10 @@ no_grep_log() {
 # ---------------------------------------------------------------- 1. build
 lib=usr/lib/coreos-init
 for n in 1 2; do
-	mkdir -p "$tmp/build$n"
+	# the GPT library where the recipe build puts it: ../lib/gpt next to src
+	mkdir -p "$tmp/build$n/lib"
 	cp -r "$here/src" "$tmp/build$n/src-$n"
+	cp -r "$here/../lib/gpt" "$tmp/build$n/lib/"
 	if ! make -s -C "$tmp/build$n/src-$n" install DESTDIR="$tmp/dest$n" >"$tmp/build$n.log" 2>&1; then
 		not_ok "build $n" "$(cat "$tmp/build$n.log")"
 		report
@@ -186,6 +188,51 @@ if [[ $rc -eq 0 ]] && grep -q "repaired the primary GPT" "$tmp/out" && [[ "$(gpt
 else not_ok "first-boot repairs a damaged primary GPT" "$(cat "$tmp/out" "$tmp/err")"; fi
 run "$HELPER" first-boot "$tmp/nonexistent.img"
 check "first-boot on a missing disk: exit 1" 1 "$rc"
+
+# ---------------------------------------------------------------- 2b. golden samples (recipes/lib/gpt/samples)
+# Tables written by sfdisk and sgdisk, never by us, none with the placeholder
+# disk GUID: first-boot leaves a good table alone and repairs a damaged copy
+# from the good one; the result reads back (gpt-sample, built from the same
+# library) as the sample's .expected says, now with both copies good.
+sample=$here/../lib/gpt/samples/sample.sh
+gimg=$tmp/golden.img
+if cc -std=c11 -O2 -I"$here/../lib/gpt" -o "$tmp/gpt-sample" "$here/../lib/gpt/samples/gpt-sample.c" \
+	"$here/../lib/gpt/gpt.c" "$here/../lib/gpt/fdio.c" 2>"$tmp/err"; then
+	ok "gpt-sample builds"
+else not_ok "gpt-sample builds" "$(cat "$tmp/err")"; fi
+for name in $(bash "$sample" list); do
+	expected=$(bash "$sample" expected "$name")
+	bash "$sample" make "$name" "$gimg"
+	before=$(gpt_bytes "$gimg")
+	gguid=$(awk '$1 == "disk" { print tolower($2) }' <<<"$expected")
+	run "$HELPER" first-boot "$gimg"
+	case "$(sed -n 1,3p <<<"$expected" | tr '\n' ' ')" in
+	"primary ok backup ok "*)
+		check "golden $name: first-boot: not a first boot, nothing to repair" \
+			"0 not a first boot (disk GUID $gguid)" "$rc $(cat "$tmp/out")"
+		check "golden $name: first-boot: GPT unchanged" "$before" "$(gpt_bytes "$gimg")"
+		;;
+	"primary ok "*)
+		check "golden $name: first-boot repairs the backup from the primary" \
+			"0 repaired the backup GPT from the primary copy" "$rc $(sed -n '2s/ (.*//p' "$tmp/out")"
+		;;
+	*"use backup "*)
+		check "golden $name: first-boot repairs the primary from the backup" \
+			"0 repaired the primary GPT from the backup copy" "$rc $(sed -n '2s/ (.*//p' "$tmp/out")"
+		;;
+	*)
+		check "golden $name: first-boot finds no valid GPT (exit 1)" "1" "$rc"
+		if grep -q 'no valid GPT' "$tmp/err"; then ok "golden $name: first-boot says so"; else
+			not_ok "golden $name: first-boot says so" "$(cat "$tmp/err")"; fi
+		check "golden $name: first-boot: GPT unchanged" "$before" "$(gpt_bytes "$gimg")"
+		continue
+		;;
+	esac
+	run "$tmp/gpt-sample" --rules init "$gimg"
+	check "golden $name: afterwards both copies are good and hold the table" \
+		"$(sed -e 's/^primary .*/primary ok/' -e 's/^backup .*/backup ok/' -e 's/^use .*/use primary/' <<<"$expected")" \
+		"$(cat "$tmp/out")"
+done
 
 # ---------------------------------------------------------------- 3a. kernel (cached)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/coresdk-test/coreos-init

@@ -46,9 +46,13 @@ uuid_b=${UUID_B,,}
 uuid_c=${UUID_C,,}
 
 # ---------------------------------------------------------------- build
-mkdir -p "$tmp/b1" "$tmp/another/path/b2"
+# Each build directory gets the GPT library where the recipe build puts it:
+# ../lib/gpt next to src (recipes/lib/gpt, the recipe's `libraries`).
+mkdir -p "$tmp/b1" "$tmp/another/path/b2" "$tmp/lib" "$tmp/another/path/lib"
 cp -R "$here/src/." "$tmp/b1/"
 cp -R "$here/src/." "$tmp/another/path/b2/"
+cp -R "$here/../lib/gpt" "$tmp/lib/"
+cp -R "$here/../lib/gpt" "$tmp/another/path/lib/"
 run make -C "$tmp/b1"
 check "make builds" 0 "$rc"
 [[ $rc == 0 ]] || { cat "$tmp/out" "$tmp/err"; exit 1; }
@@ -436,6 +440,57 @@ else not_ok "grown disk: the backup at its recorded place was updated"; fi
 truncate -s 64M "$img"
 expect_bits "grown disk" "$img" 4 2 1 0
 verify "$img" "grown disk, shrunk back"
+
+# ---------------------------------------------------------------- golden samples (recipes/lib/gpt/samples)
+# Tables written by sfdisk and sgdisk, never by us: show and next must see
+# what each sample's .expected says; a sample with a damaged copy is refused.
+sample=$here/../lib/gpt/samples/sample.sh
+gimg=$tmp/golden.img
+# usr_show EXPECTED [N]: the `show` lines for its usr partitions (N with one
+# try less).  attrs=0x%016x: hex digit 1 holds bit 56, 2 the tries, 3 the
+# priority; names are ASCII in the samples.
+usr_show() {
+	awk -v used="${2:-0}" '
+		function nibble(h, i) { return index("0123456789abcdef", substr(h, i, 1)) - 1 }
+		$1 == "partition" && $3 == "type='"$USR"'" {
+			guid = tolower(substr($4, 6)); h = tolower(substr($7, 9)); name = $0; sub(/.* name=/, "", name)
+			tries = nibble(h, 3); if ($2 == used && tries > 0) tries--
+			printf "%s %s %s priority=%d tries=%d successful=%d\n", $2, name, guid, nibble(h, 4), tries, nibble(h, 2) % 2
+		}' <<<"$1"
+}
+golden=0
+for name in $(bash "$sample" list); do
+	expected=$(bash "$sample" expected "$name")
+	bash "$sample" make "$name" "$gimg"
+	before=$(sha "$gimg")
+	if ! grep -qx 'primary ok' <<<"$expected" || ! grep -qx 'backup ok' <<<"$expected"; then
+		run "$G" show "$gimg"
+		show_rc=$rc
+		run "$G" next "$gimg"
+		check "golden $name: a damaged copy is refused (show, next exit 2)" "2 2" "$show_rc $rc"
+		check "golden $name: image unchanged" "$before" "$(sha "$gimg")"
+		continue
+	fi
+	golden=$((golden + 1))
+	run "$G" show "$gimg"
+	check "golden $name: show" "$(usr_show "$expected")" "$(cat "$tmp/out")"
+	slot=$(awk '$1 == "slot" { print $2 }' <<<"$expected")
+	run "$G" next "$gimg"
+	if [[ $slot == none ]]; then
+		check "golden $name: next finds no bootable slot (exit 1)" 1 "$rc"
+		check "golden $name: next writes nothing" "$before" "$(sha "$gimg")"
+		continue
+	fi
+	check "golden $name: next chooses partition $slot" \
+		"$slot $(awk -v n="$slot" '$1 == "partition" && $2 == n { print tolower(substr($4, 6)) }' <<<"$expected")" \
+		"$(cat "$tmp/out")"
+	run "$G" show "$gimg"
+	check "golden $name: next used one try of partition $slot, if it had one" "$(usr_show "$expected" "$slot")" "$(cat "$tmp/out")"
+	run sgdisk -v "$gimg"
+	if grep -q 'No problems found' "$tmp/out"; then ok "golden $name: sgdisk -v finds no problems after next"; else
+		not_ok "golden $name: sgdisk -v finds no problems after next" "$(cat "$tmp/out" "$tmp/err")"; fi
+done
+check "golden samples with both copies good were checked" yes "$( ((golden >= 5)) && echo yes)"
 
 # ---------------------------------------------------------------- usage and other errors
 cp --sparse=always "$pristine" "$img"

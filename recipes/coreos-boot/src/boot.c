@@ -16,110 +16,46 @@
  * On an error after a try was used up for an unproven slot, the machine is
  * reset so that the next boot falls back to the other slot unattended.
  *
- * Attribute bits (cgpt): priority 48-51, tries 52-55, successful 56.
+ * Attribute bits (cgpt): priority 48-51, tries 52-55, successful 56.  The
+ * GPT code and the slot choice are the library's (recipes/lib/gpt), shared
+ * with coreos-gptprio and the initramfs.
  */
 #include <efi.h>
 #include <efilib.h>
-#include <efigpt.h>
 
-#define PRIO_SHIFT 48
-#define TRIES_SHIFT 52
-#define SUCC_SHIFT 56
+#include "gpt.h"
 
-#define HEADER_MIN 92                  /* UEFI GPT header fields, unpadded */
-#define MAX_ENTRY_BYTES (1024 * 1024) /* far above the usual 128 x 128 B */
 #define CMDLINE_MAX 4096              /* bytes of \coreos\cmdline-<x> */
 #define ERROR_DELAY_US (5 * 1000 * 1000)
 
 #define MSG(fmt, ...) Print(L"coreos-boot: " fmt L"\n", ##__VA_ARGS__)
 #define ERR(fmt, ...) MSG(L"error: " fmt, ##__VA_ARGS__)
 
-static EFI_GUID usr_type = {
-	0x5dfbf5f4, 0x2848, 0x4bac,
-	{0xaa, 0x5e, 0x0d, 0x9a, 0x20, 0xb7, 0x45, 0xa6}};
-
-/* One GPT copy: the whole header sector, validity, and its entry array. */
-struct gpt_copy {
-	UINT8 *hdr; /* BlockSize bytes */
-	UINT8 *ents;
-	BOOLEAN ok;
-};
-
 struct disk {
 	EFI_BLOCK_IO *bio;
 	EFI_DISK_IO *dio;
 	UINT32 media, bs;
 	EFI_LBA last;
-	struct gpt_copy pri, bak;
-	struct gpt_copy *good; /* the copy we trust (primary if it is valid) */
-	UINTN ents_bytes;
+	struct gpt g;
 };
 
-#define HDR(c) ((EFI_PARTITION_TABLE_HEADER *)(c)->hdr)
-
-static EFI_STATUS disk_io(struct disk *d, BOOLEAN write, EFI_LBA lba,
-			  UINTN size, void *buf)
+/* The GPT library's I/O: Disk I/O at byte offsets, status codes kept. */
+static UINT64 disk_read(void *ctx, UINT64 off, void *buf, UINTN len)
 {
-	UINT64 off = lba * d->bs;
-	if (write)
-		return d->dio->WriteDisk(d->dio, d->media, off, size, buf);
-	return d->dio->ReadDisk(d->dio, d->media, off, size, buf);
+	struct disk *d = ctx;
+	return d->dio->ReadDisk(d->dio, d->media, off, len, buf);
 }
 
-static UINT32 crc32(const void *buf, UINTN size)
+static UINT64 disk_write(void *ctx, UINT64 off, const void *buf, UINTN len)
 {
-	UINT32 crc = 0;
-	BS->CalculateCrc32((void *)buf, size, &crc);
-	return crc;
+	struct disk *d = ctx;
+	return d->dio->WriteDisk(d->dio, d->media, off, len, (void *)buf);
 }
 
-static UINTN sectors(struct disk *d, UINTN bytes)
+static UINT64 disk_flush(void *ctx)
 {
-	return (bytes + d->bs - 1) / d->bs;
-}
-
-/* Header CRC: HeaderSize bytes with the CRC field counted as zero. */
-static UINT32 header_crc(EFI_PARTITION_TABLE_HEADER *h)
-{
-	UINT32 saved = h->Header.CRC32, crc;
-	h->Header.CRC32 = 0;
-	crc = crc32(h, h->Header.HeaderSize);
-	h->Header.CRC32 = saved;
-	return crc;
-}
-
-/* Read the GPT header at `lba` and its entry array into `c`, and check
- * signature, size, location, header CRC and entry-array CRC. */
-static BOOLEAN load_copy(struct disk *d, EFI_LBA lba, struct gpt_copy *c)
-{
-	EFI_PARTITION_TABLE_HEADER *h = HDR(c);
-	UINT64 bytes, n;
-
-	c->ok = FALSE;
-	if (lba < 1 || lba > d->last ||
-	    EFI_ERROR(disk_io(d, FALSE, lba, d->bs, h)))
-		return FALSE;
-	if (CompareMem(h, EFI_PTAB_HEADER_ID, 8) != 0 ||
-	    h->Header.HeaderSize < HEADER_MIN || h->Header.HeaderSize > d->bs ||
-	    h->Header.CRC32 != header_crc(h) || h->MyLBA != lba)
-		return FALSE;
-	bytes = (UINT64)h->NumberOfPartitionEntries * h->SizeOfPartitionEntry;
-	if (h->SizeOfPartitionEntry < sizeof(EFI_PARTITION_ENTRY) ||
-	    (h->SizeOfPartitionEntry & (h->SizeOfPartitionEntry - 1)) != 0 ||
-	    bytes == 0 ||
-	    bytes > MAX_ENTRY_BYTES)
-		return FALSE;
-	n = sectors(d, bytes);
-	/* The array must be on the disk and must not cover the header. */
-	if (h->PartitionEntryLBA < 1 || h->PartitionEntryLBA > d->last ||
-	    n > d->last - h->PartitionEntryLBA + 1 ||
-	    (lba >= h->PartitionEntryLBA && lba < h->PartitionEntryLBA + n))
-		return FALSE;
-	if (EFI_ERROR(disk_io(d, FALSE, h->PartitionEntryLBA, bytes, c->ents)) ||
-	    crc32(c->ents, bytes) != h->PartitionEntryArrayCRC32)
-		return FALSE;
-	c->ok = TRUE;
-	return TRUE;
+	struct disk *d = ctx;
+	return d->bio->FlushBlocks(d->bio);
 }
 
 /* The whole disk behind the ESP: the Block I/O handle whose device path is
@@ -175,145 +111,38 @@ static EFI_STATUS open_disk(EFI_HANDLE esp, struct disk *d)
  * is trusted if it is valid, as GRUB does; otherwise the backup. */
 static EFI_STATUS read_gpt(struct disk *d)
 {
-	EFI_LBA alt;
+	struct gpt_io io = {disk_read, disk_write, disk_flush, d};
+	void *buffer;
 
-	d->pri.hdr = AllocateZeroPool(d->bs);
-	d->bak.hdr = AllocateZeroPool(d->bs);
-	d->pri.ents = AllocatePool(MAX_ENTRY_BYTES);
-	d->bak.ents = AllocatePool(MAX_ENTRY_BYTES);
-	if (d->bs < 512 || !d->pri.hdr || !d->bak.hdr || !d->pri.ents ||
-	    !d->bak.ents)
+	if (d->bs < 512)
 		return EFI_OUT_OF_RESOURCES;
-	load_copy(d, 1, &d->pri);
-	alt = d->pri.ok ? HDR(&d->pri)->AlternateLBA : d->last;
-	if (!load_copy(d, alt, &d->bak) && alt != d->last)
-		load_copy(d, d->last, &d->bak);
-	/* A backup with another shape cannot take the primary's entries. */
-	if (d->pri.ok && d->bak.ok &&
-	    (HDR(&d->pri)->NumberOfPartitionEntries !=
-		     HDR(&d->bak)->NumberOfPartitionEntries ||
-	     HDR(&d->pri)->SizeOfPartitionEntry !=
-		     HDR(&d->bak)->SizeOfPartitionEntry))
-		d->bak.ok = FALSE;
-	d->good = d->pri.ok ? &d->pri : d->bak.ok ? &d->bak : NULL;
-	if (d->good == NULL)
+	buffer = AllocatePool(gpt_buffer_size(&gpt_rules_boot, d->bs));
+	if (buffer == NULL)
+		return EFI_OUT_OF_RESOURCES;
+	gpt_setup(&d->g, &gpt_rules_boot, &io, d->bs, d->last + 1, buffer);
+	if (gpt_read(&d->g) != GPT_OK)
 		return EFI_VOLUME_CORRUPTED;
-	if (!d->pri.ok)
+	if (!d->g.primary.valid)
 		MSG(L"warning: primary GPT is damaged, using the backup");
-	if (!d->bak.ok)
+	if (!d->g.backup.valid)
 		MSG(L"warning: backup GPT is damaged");
-	d->ents_bytes = (UINTN)HDR(d->good)->NumberOfPartitionEntries *
-			HDR(d->good)->SizeOfPartitionEntry;
 	return EFI_SUCCESS;
 }
 
-static EFI_PARTITION_ENTRY *entry(struct disk *d, UINTN i)
-{
-	return (EFI_PARTITION_ENTRY *)(d->good->ents +
-				       i * HDR(d->good)->SizeOfPartitionEntry);
-}
-
-static UINT32 attr(EFI_PARTITION_ENTRY *e, UINTN shift, UINT64 mask)
-{
-	return (UINT32)((e->Attributes >> shift) & mask);
-}
-
-/* gptprio.next: highest priority among usr entries that have tries left
- * or are proven good; priority 0 never boots; ties -> lowest number. */
-static INTN select_slot(struct disk *d)
-{
-	UINT32 best_prio = 0;
-	UINTN i;
-	INTN best = -1;
-
-	for (i = 0; i < HDR(d->good)->NumberOfPartitionEntries; i++) {
-		EFI_PARTITION_ENTRY *e = entry(d, i);
-		UINT32 prio = attr(e, PRIO_SHIFT, 0xf);
-
-		if (CompareMem(&e->PartitionTypeGUID, &usr_type, sizeof(usr_type)))
-			continue;
-		if ((attr(e, TRIES_SHIFT, 0xf) > 0 || attr(e, SUCC_SHIFT, 1)) &&
-		    prio > best_prio) {
-			best_prio = prio;
-			best = (INTN)i;
-		}
-	}
-	return best;
-}
-
-/* Give copy `c` the trusted entries and fresh CRCs.  A valid copy keeps
- * its own location fields; a damaged one is rebuilt from the good header
- * at `lba`, pointing to `alt`, with its array at `ents_lba`. */
-static void fill_copy(struct disk *d, struct gpt_copy *c, EFI_LBA lba,
-		      EFI_LBA alt, EFI_LBA ents_lba)
-{
-	EFI_PARTITION_TABLE_HEADER *h = HDR(c);
-
-	if (!c->ok) {
-		CopyMem(c->hdr, d->good->hdr, d->bs);
-		h->MyLBA = lba;
-		h->AlternateLBA = alt;
-		h->PartitionEntryLBA = ents_lba;
-	}
-	if (c != d->good)
-		CopyMem(c->ents, d->good->ents, d->ents_bytes);
-	h->PartitionEntryArrayCRC32 = crc32(d->good->ents, d->ents_bytes);
-	h->Header.CRC32 = header_crc(h);
-}
-
 /* Write both GPT copies (GRUB's gptprio.next repairs a damaged one this
- * way too): backup first, so an interrupted write leaves the primary whole. */
+ * way too), then read them back: both must now validate. */
 static EFI_STATUS write_gpt(struct disk *d)
 {
-	EFI_PARTITION_TABLE_HEADER *g = HDR(d->good);
-	EFI_LBA n = sectors(d, d->ents_bytes), bak_lba;
-	EFI_STATUS st;
+	UINT64 backup = gpt_backup_lba(&d->g);
 
-	/* Where a rebuilt copy goes must not overlap the usable area. */
-	bak_lba = d->bak.ok ? HDR(&d->bak)->MyLBA : HDR(&d->pri)->AlternateLBA;
-	if ((!d->pri.ok && 2 + n > g->FirstUsableLBA) ||
-	    (!d->bak.ok && (bak_lba > d->last || bak_lba <= n ||
-			    bak_lba - n <= g->LastUsableLBA)))
+	if (gpt_prepare(&d->g, backup) != GPT_OK)
 		return EFI_VOLUME_CORRUPTED;
-
-	fill_copy(d, &d->pri, 1, bak_lba, 2);
-	fill_copy(d, &d->bak, bak_lba, 1, bak_lba - n);
-	st = disk_io(d, TRUE, HDR(&d->bak)->PartitionEntryLBA, d->ents_bytes,
-		     d->bak.ents);
-	if (!EFI_ERROR(st))
-		st = disk_io(d, TRUE, bak_lba, d->bs, d->bak.hdr);
-	if (!EFI_ERROR(st))
-		st = disk_io(d, TRUE, HDR(&d->pri)->PartitionEntryLBA,
-			     d->ents_bytes, d->pri.ents);
-	if (!EFI_ERROR(st))
-		st = disk_io(d, TRUE, 1, d->bs, d->pri.hdr);
-	if (!EFI_ERROR(st))
-		st = d->bio->FlushBlocks(d->bio);
-	/* Read back: both copies must now validate. */
-	if (!EFI_ERROR(st) &&
-	    (!load_copy(d, 1, &d->pri) || !load_copy(d, bak_lba, &d->bak)))
-		st = EFI_DEVICE_ERROR;
-	d->good = &d->pri;
-	return st;
-}
-
-/* Canonical lowercase text form of a GUID (first three fields are stored
- * little-endian). */
-static void guid_to_str(const EFI_GUID *g, CHAR8 out[37])
-{
-	static const UINT8 order[16] = {3, 2, 1, 0, 5, 4, 7, 6,
-					8, 9, 10, 11, 12, 13, 14, 15};
-	static const CHAR8 hex[] = "0123456789abcdef";
-	const UINT8 *b = (const UINT8 *)g;
-	UINTN i, o = 0;
-
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[order[i]] >> 4];
-		out[o++] = hex[b[order[i]] & 0xf];
-	}
-	out[o] = '\0';
+	if (gpt_write(&d->g) != GPT_OK)
+		return (EFI_STATUS)d->g.error;
+	if (gpt_read(&d->g) != GPT_OK || !d->g.primary.valid || !d->g.backup.valid ||
+	    d->g.backup.lba != backup)
+		return EFI_DEVICE_ERROR;
+	return EFI_SUCCESS;
 }
 
 /* UTF-8 -> UCS-2 (what LoadOptions carry). Sequences beyond the BMP,
@@ -397,11 +226,11 @@ static EFI_STATUS boot(EFI_HANDLE image, BOOLEAN *reset)
 	EFI_LOADED_IMAGE *self, *child_li;
 	EFI_HANDLE esp, child;
 	struct disk d = {0};
-	CHAR16 *file_cmdline, *cmdline, *path, letter, name[37] = {0};
-	CHAR8 guid[37];
-	EFI_PARTITION_ENTRY *e;
-	UINT32 prio, tries, succ;
-	INTN i;
+	CHAR16 *file_cmdline, *cmdline, *path, letter, name[GPT_ENT_NAME_UNITS + 1] = {0};
+	char guid[GPT_GUID_TEXT + 1];
+	struct gpt_prio p;
+	UINT8 *e;
+	int i;
 	EFI_STATUS st;
 
 	st = BS->HandleProtocol(image, &LoadedImageProtocol, (void **)&self);
@@ -421,30 +250,26 @@ static EFI_STATUS boot(EFI_HANDLE image, BOOLEAN *reset)
 		return st;
 	}
 
-	i = select_slot(&d);
+	i = gpt_next_slot(gpt_entry(&d.g, 0), gpt_entry_count(&d.g), gpt_entry_size(&d.g));
 	if (i < 0) {
 		ERR(L"no bootable /usr partition (none has priority > 0 and "
 		    L"tries > 0 or successful = 1)");
 		return EFI_NOT_FOUND;
 	}
-	e = entry(&d, (UINTN)i);
-	prio = attr(e, PRIO_SHIFT, 0xf);
-	tries = attr(e, TRIES_SHIFT, 0xf);
-	succ = attr(e, SUCC_SHIFT, 1);
-	if (CompareMem(e->PartitionName, L"USR-A", 6 * sizeof(CHAR16)) == 0)
+	e = gpt_entry(&d.g, (UINT32)i);
+	p = gpt_prio_get(e);
+	if (CompareMem(e + GPT_ENT_NAME, L"USR-A", 6 * sizeof(CHAR16)) == 0)
 		letter = 'a';
-	else if (CompareMem(e->PartitionName, L"USR-B", 6 * sizeof(CHAR16)) == 0)
+	else if (CompareMem(e + GPT_ENT_NAME, L"USR-B", 6 * sizeof(CHAR16)) == 0)
 		letter = 'b';
 	else {
-		CopyMem(name, e->PartitionName, sizeof(e->PartitionName));
+		CopyMem(name, e + GPT_ENT_NAME, GPT_ENT_NAME_UNITS * sizeof(CHAR16));
 		ERR(L"partition %d is named \"%s\", not USR-A or USR-B",
 		    (UINT32)i + 1, name);
 		return EFI_UNSUPPORTED;
 	}
 
-	if (tries > 0) {
-		e->Attributes &= ~((UINT64)0xf << TRIES_SHIFT);
-		e->Attributes |= (UINT64)(tries - 1) << TRIES_SHIFT;
+	if (gpt_use_try(e)) {
 		st = write_gpt(&d);
 		if (EFI_ERROR(st)) {
 			/* Booting a try we could not record could loop forever. */
@@ -452,17 +277,18 @@ static EFI_STATUS boot(EFI_HANDLE image, BOOLEAN *reset)
 			    (UINT32)i + 1, st);
 			return st;
 		}
-		*reset = !succ;
+		*reset = !p.successful;
+		e = gpt_entry(&d.g, (UINT32)i); /* the table as read back */
 	}
 	MSG(L"USR-%c (partition %d, priority %d, tries %d->%d, successful %d)",
-	    letter - 'a' + 'A', (UINT32)i + 1, prio, tries,
-	    tries ? tries - 1 : 0, succ);
+	    letter - 'a' + 'A', (UINT32)i + 1, p.priority, p.tries,
+	    p.tries ? p.tries - 1 : 0, p.successful);
 
 	path = PoolPrint(L"\\coreos\\cmdline-%c", letter);
 	st = read_cmdline(esp, path, &file_cmdline);
 	if (EFI_ERROR(st))
 		return st;
-	guid_to_str(&e->UniquePartitionGUID, guid);
+	gpt_guid_format(e + GPT_ENT_UNIQUE, guid);
 	cmdline = PoolPrint(L"%s initrd=\\coreos\\initrd-%c verity.usr=PARTUUID=%a",
 			    file_cmdline, letter, guid);
 	path = PoolPrint(L"\\coreos\\vmlinuz-%c", letter);

@@ -87,7 +87,7 @@ static int find_gpt(enum gpt_key key, const char *value)
 	int n, rc = EXIT_FAIL, pending = 0;
 	char node[300];
 
-	if (key == BY_PARTUUID && guid_parse(value, want) < 0) {
+	if (key == BY_PARTUUID && gpt_guid_parse(value, want) < 0) {
 		msg("PARTUUID=%s is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", value);
 		return EXIT_USAGE;
 	}
@@ -99,7 +99,7 @@ static int find_gpt(enum gpt_key key, const char *value)
 	for (int i = 0; i < n; i++) {
 		const char *d = list[i]->d_name;
 		char path[1024], why[400];
-		struct gpt g;
+		struct disk_gpt g;
 		int fd;
 
 		if (rc == EXIT_OK || skip_name(d))
@@ -111,23 +111,23 @@ static int find_gpt(enum gpt_key key, const char *value)
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0)
 			continue;
-		if (gpt_read(fd, &g, why, sizeof(why)) == 0) {
-			for (uint32_t k = 0; k < g.num_entries && rc != EXIT_OK; k++) {
-				const uint8_t *e = gpt_entry(&g, k);
+		if (disk_gpt_read(fd, &g, why, sizeof(why)) == 0) {
+			for (uint32_t k = 0; k < gpt_entry_count(&g.t) && rc != EXIT_OK; k++) {
+				const uint8_t *e = gpt_entry(&g.t, k);
 				char name[128];
 				int match;
 
 				if (!gpt_entry_used(e))
 					continue;
 				if (key == BY_PARTUUID) {
-					match = memcmp(e + 16, want, 16) == 0;
+					match = memcmp(e + GPT_ENT_UNIQUE, want, 16) == 0;
 				} else {
 					gpt_entry_name(e, name, sizeof(name));
 					match = strcmp(name, value) == 0;
 				}
 				if (!match)
 					continue;
-				if (partition_name(d, k + 1, get64(e + 32) * (g.sector / 512), node,
+				if (partition_name(d, k + 1, get64(e + GPT_ENT_FIRST_LBA) * (g.t.sector / 512), node,
 						   sizeof(node)) &&
 				    is_block_node(node)) {
 					printf("%s\n", node);
@@ -136,7 +136,7 @@ static int find_gpt(enum gpt_key key, const char *value)
 					pending = 1;
 				}
 			}
-			gpt_free(&g);
+			disk_gpt_free(&g);
 		}
 		close(fd);
 	}

@@ -83,7 +83,7 @@ static void update_pmbr(int fd, uint64_t total_sectors)
 
 /* Tells the kernel about the new table: BLKRRPART, or, while partitions are
  * in use, BLKPG for the one partition that grew. */
-static void reread(int fd, const struct gpt *g, const uint8_t *entries, int grown)
+static void reread(int fd, const struct gpt *g, int grown)
 {
 	if (!is_blockdev(fd))
 		return;
@@ -92,11 +92,12 @@ static void reread(int fd, const struct gpt *g, const uint8_t *entries, int grow
 		return;
 	}
 	int e = errno;
-	if (grown > 0 && entries) {
-		const uint8_t *ent = entries + (size_t)(grown - 1) * g->entry_size;
+	if (grown > 0) {
+		const uint8_t *ent = gpt_entry(g, (uint32_t)(grown - 1));
+		uint64_t first = get64(ent + GPT_ENT_FIRST_LBA), last = get64(ent + GPT_ENT_LAST_LBA);
 		struct blkpg_partition part = {
-			.start = (long long)(get64(ent + 32) * g->sector),
-			.length = (long long)((get64(ent + 40) - get64(ent + 32) + 1) * g->sector),
+			.start = (long long)(first * g->sector),
+			.length = (long long)((last - first + 1) * g->sector),
 			.pno = grown,
 		};
 		struct blkpg_ioctl_arg arg = {
@@ -117,8 +118,8 @@ static int find_root_entry(const struct gpt *g)
 	uint8_t type[16];
 	int by_name = -1;
 
-	guid_parse(resize_type, type);
-	for (uint32_t i = 0; i < g->num_entries; i++) {
+	gpt_guid_parse(resize_type, type);
+	for (uint32_t i = 0; i < gpt_entry_count(g); i++) {
 		const uint8_t *e = gpt_entry(g, i);
 		char name[128];
 		if (!gpt_entry_used(e))
@@ -132,23 +133,26 @@ static int find_root_entry(const struct gpt *g)
 	return by_name;
 }
 
-static int repair(int fd, struct gpt *g)
+static int repair(struct disk_gpt *d)
 {
+	const struct gpt *g = &d->t;
+
 	if (!g->primary.valid && g->backup.valid) {
-		if (gpt_write(fd, g, g->backup.lba, g->backup.entries) < 0)
+		if (disk_gpt_write(d, g->backup.lba) < 0)
 			return -1;
-		printf("repaired the primary GPT from the backup copy (%s)\n", g->primary.why);
+		printf("repaired the primary GPT from the backup copy (%s)\n", d->primary_why);
 		return 1;
 	}
 	if (g->primary.valid && !g->backup.valid) {
-		if (g->alternate_lba >= g->total_sectors || g->alternate_lba <= g->last_usable) {
+		uint64_t alternate = get64(g->use->header + GPT_HDR_ALTERNATE_LBA);
+		if (alternate >= g->sectors || alternate <= get64(g->use->header + GPT_HDR_LAST_USABLE)) {
 			msg("the backup GPT is damaged (%s) and its place (LBA %llu) is not on the disk",
-			    g->backup.why, (unsigned long long)g->alternate_lba);
+			    d->backup_why, (unsigned long long)alternate);
 			return -1;
 		}
-		if (gpt_write(fd, g, g->alternate_lba, g->primary.entries) < 0)
+		if (disk_gpt_write(d, alternate) < 0)
 			return -1;
-		printf("repaired the backup GPT from the primary copy (%s)\n", g->backup.why);
+		printf("repaired the backup GPT from the primary copy (%s)\n", d->backup_why);
 		return 1;
 	}
 	return 0;
@@ -157,11 +161,12 @@ static int repair(int fd, struct gpt *g)
 int cmd_first_boot(int argc, char **argv)
 {
 	const char *disk;
-	struct gpt g;
+	struct disk_gpt d;
+	struct gpt *g = &d.t;
 	struct stat st;
-	char why[400], text[GUID_STR_LEN + 1];
-	uint8_t *entries = NULL;
-	uint64_t last_lba, esect, new_last_usable, old_backup;
+	char why[400], text[GPT_GUID_TEXT + 1];
+	uint8_t *header, *guid;
+	uint64_t last_lba, esect, last_usable, new_last_usable, alternate, old_backup;
 	int fd, rc = EXIT_FAIL, root, grown = 0, flags = O_RDWR | O_CLOEXEC;
 
 	if (argc != 2) {
@@ -176,96 +181,95 @@ int cmd_first_boot(int argc, char **argv)
 		msg("cannot open %s: %s", disk, strerror(errno));
 		return EXIT_FAIL;
 	}
-	if (gpt_read(fd, &g, why, sizeof(why)) < 0) {
+	if (disk_gpt_read(fd, &d, why, sizeof(why)) < 0) {
 		msg("%s: %s", disk, why);
 		close(fd);
 		return EXIT_FAIL;
 	}
+	/* the trusted copy's header: what is changed here is written to both */
+	header = g->use->header;
+	guid = header + GPT_HDR_DISK_GUID;
 
-	if (memcmp(g.disk_guid, placeholder, 16) != 0) {
+	if (memcmp(guid, placeholder, 16) != 0) {
 		int r;
-		guid_format(g.disk_guid, text);
+		gpt_guid_format(guid, text);
 		printf("not a first boot (disk GUID %s)\n", text);
-		r = repair(fd, &g);
+		r = repair(&d);
 		if (r > 0)
-			reread(fd, &g, NULL, 0);
+			reread(fd, g, 0);
 		rc = r < 0 ? EXIT_FAIL : EXIT_OK;
 		goto out;
 	}
 
-	entries = malloc((size_t)g.num_entries * g.entry_size);
-	if (!entries) {
-		msg("out of memory");
-		goto out;
-	}
-	memcpy(entries, g.use->entries, (size_t)g.num_entries * g.entry_size);
-
 	/* 1. the backup copy goes to the end of the disk */
-	last_lba = g.total_sectors - 1;
-	esect = ((uint64_t)g.num_entries * g.entry_size + g.sector - 1) / g.sector;
-	old_backup = g.backup.valid ? g.backup.lba : g.alternate_lba;
-	if (g.use == &g.primary && g.alternate_lba > last_lba) {
+	last_lba = g->sectors - 1;
+	esect = gpt_entries_sectors(g);
+	alternate = get64(header + GPT_HDR_ALTERNATE_LBA);
+	last_usable = get64(header + GPT_HDR_LAST_USABLE);
+	old_backup = g->backup.valid ? g->backup.lba : alternate;
+	if (g->use == &g->primary && alternate > last_lba) {
 		msg("%s is smaller than its GPT says (backup header at LBA %llu, last LBA %llu)", disk,
-		    (unsigned long long)g.alternate_lba, (unsigned long long)last_lba);
+		    (unsigned long long)alternate, (unsigned long long)last_lba);
 		goto out;
 	}
 	new_last_usable = last_lba - esect - 1;
-	if (new_last_usable > g.last_usable) {
+	if (new_last_usable > last_usable) {
 		printf("moved the backup GPT to the end of the disk (LBA %llu); last usable LBA %llu -> %llu\n",
-		       (unsigned long long)last_lba, (unsigned long long)g.last_usable,
+		       (unsigned long long)last_lba, (unsigned long long)last_usable,
 		       (unsigned long long)new_last_usable);
-		g.last_usable = new_last_usable;
+		last_usable = new_last_usable;
+		put64(header + GPT_HDR_LAST_USABLE, last_usable);
 	}
 
 	/* 2. ROOT grows to the end */
-	root = find_root_entry(&g);
+	root = find_root_entry(g);
 	if (root < 0) {
 		printf("no ROOT partition (type coreos-resize or name ROOT); not growing anything\n");
 	} else {
-		uint8_t *e = entries + (size_t)root * g.entry_size;
-		uint64_t first = get64(e + 32), end = get64(e + 40);
+		uint8_t *e = gpt_entry(g, (uint32_t)root);
+		uint64_t first = get64(e + GPT_ENT_FIRST_LBA), end = get64(e + GPT_ENT_LAST_LBA);
 		int is_last = 1;
-		for (uint32_t i = 0; i < g.num_entries; i++) {
-			const uint8_t *o = entries + (size_t)i * g.entry_size;
-			if ((int)i != root && gpt_entry_used(o) && get64(o + 40) > end)
+		for (uint32_t i = 0; i < gpt_entry_count(g); i++) {
+			const uint8_t *o = gpt_entry(g, i);
+			if ((int)i != root && gpt_entry_used(o) && get64(o + GPT_ENT_LAST_LBA) > end)
 				is_last = 0;
 		}
 		gpt_entry_name(e, why, sizeof(why));
 		if (!is_last) {
 			printf("partition %d (%s) is not the last one; not growing it\n", root + 1, why);
-		} else if (end < g.last_usable && first <= end) {
+		} else if (end < last_usable && first <= end) {
 			printf("grew partition %d (%s) from %llu to %llu sectors (+%llu MiB)\n", root + 1,
 			       why, (unsigned long long)(end - first + 1),
-			       (unsigned long long)(g.last_usable - first + 1),
-			       (unsigned long long)((g.last_usable - end) * g.sector >> 20));
-			put64(e + 40, g.last_usable);
+			       (unsigned long long)(last_usable - first + 1),
+			       (unsigned long long)((last_usable - end) * g->sector >> 20));
+			put64(e + GPT_ENT_LAST_LBA, last_usable);
 			grown = root + 1;
 		}
 	}
 
 	/* 3. a random disk GUID */
-	if (random_bytes(g.disk_guid, 16) < 0) {
+	if (random_bytes(guid, 16) < 0) {
 		msg("cannot get random bytes: %s", strerror(errno));
 		goto out;
 	}
-	g.disk_guid[7] = (uint8_t)((g.disk_guid[7] & 0x0F) | 0x40); /* version 4 */
-	g.disk_guid[8] = (uint8_t)((g.disk_guid[8] & 0x3F) | 0x80); /* RFC 4122 variant */
-	guid_format(g.disk_guid, text);
+	guid[7] = (uint8_t)((guid[7] & 0x0F) | 0x40); /* version 4 */
+	guid[8] = (uint8_t)((guid[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+	gpt_guid_format(guid, text);
 	printf("set the disk GUID to %s\n", text);
 
 	/* 4. write: backup, then primary */
 	if (last_lba != old_backup)
-		update_pmbr(fd, g.total_sectors);
-	if (gpt_write(fd, &g, last_lba, entries) < 0)
+		update_pmbr(fd, g->sectors);
+	if (disk_gpt_write(&d, last_lba) < 0)
 		goto out;
-	if (old_backup != last_lba && old_backup > 1 && old_backup < g.total_sectors) {
+	if (old_backup != last_lba && old_backup > 1 && old_backup < g->sectors) {
 		/* the old backup header now lies inside ROOT, past its file
 		 * system: wipe it so nothing mistakes it for a table */
-		uint8_t *zero = calloc(1, g.sector);
-		uint8_t *h = malloc(g.sector);
-		if (zero && h && read_at(fd, h, g.sector, old_backup * g.sector) == 0 &&
+		uint8_t *zero = calloc(1, g->sector);
+		uint8_t *h = malloc(g->sector);
+		if (zero && h && read_at(fd, h, g->sector, old_backup * g->sector) == 0 &&
 		    memcmp(h, "EFI PART", 8) == 0)
-			if (write_at(fd, zero, g.sector, old_backup * g.sector) < 0 || fsync(fd) < 0)
+			if (write_at(fd, zero, g->sector, old_backup * g->sector) < 0 || fsync(fd) < 0)
 				msg("cannot wipe the old backup header: %s", strerror(errno));
 		free(zero);
 		free(h);
@@ -273,22 +277,22 @@ int cmd_first_boot(int argc, char **argv)
 
 	/* check what is on the disk now */
 	{
-		struct gpt check;
-		if (gpt_read(fd, &check, why, sizeof(why)) < 0 || !check.primary.valid ||
-		    !check.backup.valid || memcmp(check.disk_guid, g.disk_guid, 16) != 0) {
+		struct disk_gpt check;
+		if (disk_gpt_read(fd, &check, why, sizeof(why)) < 0 || !check.t.primary.valid ||
+		    !check.t.backup.valid ||
+		    memcmp(check.t.use->header + GPT_HDR_DISK_GUID, guid, 16) != 0) {
 			msg("%s: the GPT does not read back correctly (primary: %s; backup: %s)", disk,
-			    check.primary.valid ? "ok" : check.primary.why,
-			    check.backup.valid ? "ok" : check.backup.why);
-			gpt_free(&check);
+			    check.t.primary.valid ? "ok" : check.primary_why,
+			    check.t.backup.valid ? "ok" : check.backup_why);
+			disk_gpt_free(&check);
 			goto out;
 		}
-		gpt_free(&check);
+		disk_gpt_free(&check);
 	}
-	reread(fd, &g, entries, grown);
+	reread(fd, g, grown);
 	rc = EXIT_OK;
 out:
-	free(entries);
-	gpt_free(&g);
+	disk_gpt_free(&d);
 	close(fd);
 	return rc;
 }
