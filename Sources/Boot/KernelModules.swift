@@ -26,7 +26,7 @@ public struct KernelModules: Sendable {
         self.directory = directory
         let depURL = directory.appendingPathComponent("modules.dep")
         guard let dep = try? String(contentsOf: depURL, encoding: .utf8) else {
-            throw SupportError("\(depURL.path) is missing: the kernel recipe installed no module index")
+            throw SupportError(file: depURL.path, "missing: the kernel recipe installed no module index")
         }
         var modules: [String: Module] = [:]
         for line in dep.split(separator: "\n") {

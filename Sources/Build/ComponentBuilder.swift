@@ -60,7 +60,7 @@ public struct ComponentBuilder: Sendable {
                                               "LC_ALL": "C.UTF-8", "TZ": "UTC"],
                                 workingDirectory: sourceDirectory)
             } catch let failure as CommandFailure {
-                throw SupportError("\(recipe.fileURL.path): build of '\(recipe.name)' failed: exit status \(failure.status)\n\(failure.standardError)")
+                throw SupportError(file: recipe.fileURL.path, "build of '\(recipe.name)' failed: exit status \(failure.status)\n\(failure.standardError)")
             }
         }
         for file in recipe.files {
@@ -81,7 +81,7 @@ public struct ComponentBuilder: Sendable {
         try FileManager.default.createDirectory(at: libraries, withIntermediateDirectories: true)
         for (name, url) in recipe.libraryDirectories {
             guard !FileManager.default.fileExists(atPath: libraries.appendingPathComponent(name).path) else {
-                throw SupportError("\(recipe.fileURL.path): a source of '\(recipe.name)' is already at lib/\(name), "
+                throw SupportError(file: recipe.fileURL.path, "a source of '\(recipe.name)' is already at lib/\(name), "
                                    + "where the library '\(name)' goes; rename it")
             }
             try Command.run(["cp", "-a", url.path, libraries.path])

@@ -40,7 +40,7 @@ public final class DiskImage {
             let info = try Command.run(["qemu-img", "info", "-f", "qcow2", "--output=json", url.path])
             guard let object = try JSONSerialization.jsonObject(with: info.standardOutput) as? [String: Any],
                   let size = (object["virtual-size"] as? NSNumber)?.uint64Value else {
-                throw SupportError("\(url.path): qemu-img info did not report a virtual size")
+                throw SupportError(file: url.path, "qemu-img info did not report a virtual size")
             }
             virtualSize = size
         }
@@ -87,7 +87,7 @@ public final class DiskImage {
                 let got = try buffer.withUnsafeMutableBytes {
                     try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<length]), at: offset + done)
                 }
-                guard got == length else { throw SupportError("\(url.path): short read at offset \(offset + done)") }
+                guard got == length else { throw SupportError(file: url.path, "short read at offset \(offset + done)") }
                 // Zero blocks stay holes, so a mostly empty partition costs no disk space.
                 if !Self.isZero(buffer, length) {
                     try buffer.withUnsafeBytes { try target.write(UnsafeRawBufferPointer(rebasing: $0[..<length]), at: done) }
@@ -151,9 +151,9 @@ public final class DiskImage {
     /// Flushes written data to the disk (qemu-img flushes when it exits).
     public func synchronize() throws {
         let descriptor = open(url.path, O_RDWR | O_CLOEXEC)
-        guard descriptor >= 0 else { throw SupportError("\(url.path): cannot open to sync") }
+        guard descriptor >= 0 else { throw SupportError(file: url.path, "cannot open to sync") }
         defer { close(descriptor) }
-        if fsync(descriptor) != 0 { throw SupportError("\(url.path): fsync failed: \(String(cString: strerror(errno)))") }
+        if fsync(descriptor) != 0 { throw SupportError(file: url.path, "fsync failed: \(String(cString: strerror(errno)))") }
     }
 
     /// qemu-img's view of `count` bytes at `offset` of the qcow2 file as a raw image of its own.
@@ -167,13 +167,13 @@ public final class DiskImage {
         do {
             try Command.run(["qemu-img"] + arguments)
         } catch let failure as CommandFailure {
-            throw SupportError("\(url.path): qemu-img \(arguments[0]) failed: \(failure.standardError)")
+            throw SupportError(file: url.path, "qemu-img \(arguments[0]) failed: \(failure.standardError)")
         }
     }
 
     private func checkRange(_ count: UInt64, _ offset: UInt64) throws {
         guard offset <= virtualSize, count <= virtualSize - offset else {
-            throw SupportError("\(url.path): \(count) bytes at offset \(offset) lie outside the \(virtualSize)-byte disk")
+            throw SupportError(file: url.path, "\(count) bytes at offset \(offset) lie outside the \(virtualSize)-byte disk")
         }
     }
 

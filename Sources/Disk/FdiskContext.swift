@@ -130,7 +130,7 @@ public final class FdiskContext {
         throws -> GPTPartitionAttributes {
         let fdisk = try FdiskContext(image: image, readOnly: false)
         guard try fdisk.partitions().contains(where: { $0.number == number }) else {
-            throw SupportError("\(image.path) has no partition \(number) whose attributes could be changed")
+            throw SupportError(file: image.path, "no partition \(number) whose attributes could be changed")
         }
         var attributes = try fdisk.attributes(ofPartition: number)
         try change(&attributes)
@@ -142,7 +142,7 @@ public final class FdiskContext {
     /// libfdisk answers GPT-only calls on other tables with a bare -EINVAL; this says what is wrong.
     private func requireGPT() throws {
         guard fdisk_is_labeltype(context, FDISK_DISKLABEL_GPT) == 1 else {
-            throw SupportError("\(image.path) has no GPT partition table")
+            throw SupportError(file: image.path, "no GPT partition table")
         }
     }
 

@@ -15,7 +15,7 @@ public enum PartitionWriter {
         let source = try ImageFile(filesystemImage, writable: false)
         let needed = try source.size
         guard needed <= partition.byteCount else {
-            throw SupportError("\(filesystemImage.path) does not fit into \(partition.name): it needs \(needed) "
+            throw SupportError(file: filesystemImage.path, partition: partition.name, "does not fit: it needs \(needed) "
                 + "bytes, the partition has \(partition.byteCount) bytes; grow the partition in the layout "
                 + "or make the filesystem smaller")
         }
@@ -35,7 +35,7 @@ public enum PartitionWriter {
                 let wanted = Int(min(UInt64(chunkSize), range.upperBound - offset))
                 let got = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<wanted]), at: offset)
                 guard got == wanted else {
-                    throw SupportError("\(filesystemImage.path) shrank while it was being copied")
+                    throw SupportError(file: filesystemImage.path, "shrank while it was being copied")
                 }
                 try writeNonZeroBlocks(UnsafeRawBufferPointer(rebasing: buffer[..<got]),
                                        to: target, at: partition.byteOffset + offset)

@@ -39,14 +39,14 @@ public struct WriteJournal {
         guard let data = FileManager.default.contents(atPath: url.path) else { return false }
         let bytes = [UInt8](data)
         guard bytes.starts(with: Self.magic) else {
-            throw SupportError("\(url.path) is not a coresdk journal; move it away to use \(image.url.path)")
+            throw SupportError(file: url.path, "not a coresdk journal; move it away to use \(image.url.path)")
         }
         var position = Self.magic.count
         var ranges: [(UInt64, [UInt8])] = []
         while position + 16 <= bytes.count {
             let offset = Self.decode(bytes, position), count = Int(Self.decode(bytes, position + 8))
             position += 16
-            guard position + count <= bytes.count else { throw SupportError("\(url.path) is truncated") }
+            guard position + count <= bytes.count else { throw SupportError(file: url.path, "the journal is truncated") }
             ranges.append((offset, Array(bytes[position..<position + count])))
             position += count
         }

@@ -35,7 +35,7 @@ public struct OmahaOffer: Sendable, Codable {
         sha256Base64 = digest.base64EncodedString()
         sha256Hex = digest.map { String(format: "%02x", $0) }.joined()
         guard let version = version ?? Self.version(in: file) else {
-            throw PayloadError("\(url.path) does not say which version it installs; pass --version")
+            throw PayloadError(file: url.path, "the payload does not say which version it installs; pass --version")
         }
         self.version = version
     }

@@ -151,7 +151,7 @@ public struct PayloadVerifier {
         }
         let blob = Signatures(signatures).encoded()
         guard UInt64(blob.count) == size else {
-            throw PayloadError("\(url.path) was made for \(Int(size) / Signatures.encodedSize(count: 1, signatureSize: PayloadFormat.signatureSize)) signature(s), got \(signatures.count)")
+            throw PayloadError(file: url.path, "made for \(Int(size) / Signatures.encodedSize(count: 1, signatureSize: PayloadFormat.signatureSize)) signature(s), got \(signatures.count)")
         }
         let digest = try payload.sha256(ofFirst: signedLength)
         for key in publicKeys where !signatures.contains(where: { key.isValid($0, for: digest) }) {

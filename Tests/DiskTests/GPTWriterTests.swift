@@ -150,13 +150,13 @@ final class GPTWriterTests: XCTestCase {
 
     func testChangingAttributesOfAMissingPartitionSaysWhichOne() {
         let text = message { try FdiskContext.updateAttributes(in: image, partition: 5) { $0.priority = 1 } }
-        XCTAssertEqual(text, "\(image.path) has no partition 5 whose attributes could be changed")
+        XCTAssertEqual(text, "\(image.path): no partition 5 whose attributes could be changed")
     }
 
     func testReadingPartitionsOfAnImageWithoutGPTSaysSo() throws {
         try Command.run(["truncate", "-s", "0", image.path])
         try Command.run(["truncate", "-s", "1M", image.path])
         let text = message { _ = try FdiskContext(image: image).partitions() }
-        XCTAssertEqual(text, "\(image.path) has no GPT partition table")
+        XCTAssertEqual(text, "\(image.path): no GPT partition table")
     }
 }

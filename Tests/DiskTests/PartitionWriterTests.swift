@@ -75,7 +75,7 @@ final class PartitionWriterTests: XCTestCase {
         let core = directory.appendingPathComponent("core.img")
         try Data(repeating: 1, count: Int(bios.byteCount) + 512).write(to: core)
         let text = message { try PartitionWriter.copy(filesystemImage: core, into: disk, partition: bios) }
-        XCTAssertEqual(text, "\(core.path) does not fit into partition 2 (BIOS-BOOT): it needs 2097664 bytes, "
+        XCTAssertEqual(text, "\(core.path): partition 2 (BIOS-BOOT): does not fit: it needs 2097664 bytes, "
             + "the partition has 2097152 bytes; grow the partition in the layout or make the filesystem smaller")
         XCTAssertEqual(try GPTReader.read(disk).partitions.count, 7, "nothing was written")
     }

@@ -19,8 +19,7 @@ final class BootEndToEndTests: XCTestCase {
     func preparedDisk() throws -> PreparedDisk {
         if let prepared = Self.prepared { return try prepared.get() }
         let result = Result { () throws -> PreparedDisk in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-boot-\(UUID().uuidString.prefix(6))")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let directory = try CoreSDKRunner.scratchDirectory("coresdk-boot")
             let key = directory.appendingPathComponent("id_ed25519")
             try CoreSDKRunner.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", key.path])
             let disk = directory.appendingPathComponent("base.bin")

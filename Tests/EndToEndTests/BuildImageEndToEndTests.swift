@@ -286,7 +286,8 @@ final class BuildImageEndToEndTests: XCTestCase {
                                             in: workspace)
         XCTAssertNotEqual(run.status, 0)
         XCTAssertTrue(run.standardError.contains("no board 'nosuch'"), run.standardError)
-        XCTAssertNotNil((try? JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8))) as? [String: String])
+        let object = (try? JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8))) as? [String: [String: String]]
+        XCTAssertEqual(object?["error"]?["message"], "no board 'nosuch' (known: amd64-usr)", run.standardOutput)
         XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 
 /// Runs the real `coresdk` binary (the release build `make setup` produced) the way a user or a
@@ -31,9 +32,7 @@ struct CoreSDKRunner {
     /// A scratch source tree: recipes, boards, overlays and VERSION copied from the checkout, and a
     /// link to its Package.swift.
     static func makeWorkspace(_ name: String) throws -> URL {
-        let workspace = FileManager.default.temporaryDirectory
-            .appendingPathComponent("coresdk-e2e-\(name)-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+        let workspace = try scratchDirectory("coresdk-e2e-\(name)")
         for item in ["recipes", "boards", "overlays", "VERSION"] {
             try run(["cp", "-a", packageRoot.appendingPathComponent(item).path, workspace.path])
         }
@@ -41,6 +40,25 @@ struct CoreSDKRunner {
         try FileManager.default.createSymbolicLink(at: workspace.appendingPathComponent("Package.swift"),
                                                    withDestinationURL: packageRoot.appendingPathComponent("Package.swift"))
         return workspace
+    }
+
+    /// A fresh directory under the temporary directory, removed when the test process exits: built
+    /// images are gigabytes, and shared fixtures must live as long as the run (a test may remove its
+    /// own directory earlier).
+    static func scratchDirectory(_ prefix: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        scratch.withLock { directories in
+            if directories.isEmpty { atexit { CoreSDKRunner.removeScratchDirectories() } }
+            directories.append(directory)
+        }
+        return directory
+    }
+
+    private static let scratch = Mutex<[URL]>([])
+
+    private static func removeScratchDirectories() {
+        for directory in scratch.withLock({ $0 }) { try? FileManager.default.removeItem(at: directory) }
     }
 
     static func coresdk(_ arguments: [String], in workspace: URL, epoch: Int = 1_700_000_000,
