@@ -51,17 +51,19 @@ let package = Package(
 
         .executableTarget(name: "coreos-cloudinit", dependencies: ["CloudConfig"]),
 
+        // What several test targets share (scratch directories).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig"]),
         .testTarget(name: "PayloadTests", dependencies: ["Payload", "Support"]),
         .testTarget(name: "ImageConfigTests", dependencies: ["ImageConfig", "Boot", "CloudConfig", "Disk", "Filesystems", "Support"]),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
         .testTarget(name: "DiskTests", dependencies: ["Disk", "Support"]),
-        .testTarget(name: "FilesystemsTests", dependencies: ["Filesystems", "Support"]),
-        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "Support"]),
-        .testTarget(name: "RootfsTests", dependencies: ["Rootfs", "Support"]),
+        .testTarget(name: "FilesystemsTests", dependencies: ["TestSupport", "Filesystems", "Support"]),
+        .testTarget(name: "ArchiveTests", dependencies: ["TestSupport", "Archive", "Support"]),
+        .testTarget(name: "RootfsTests", dependencies: ["TestSupport", "Rootfs", "Support"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "Support"]),
-        .testTarget(name: "BuildTests", dependencies: ["Build", "Recipes", "Support"]),
+        .testTarget(name: "BuildTests", dependencies: ["TestSupport", "Build", "Recipes", "Support"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Boot", "Disk", "Support"]),
     ]
 )

@@ -1,15 +1,10 @@
 import Archive
 import Foundation
 import Support
+import TestSupport
 import XCTest
 
-/// A scratch directory removed after the test.
-final class Scratch {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("archive-\(UUID().uuidString)")
-    init() throws { try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true) }
-    deinit { try? FileManager.default.removeItem(at: root) }
-    func path(_ relative: String) -> URL { root.appendingPathComponent(relative) }
-
+extension Scratch {
     func directory(_ relative: String) throws -> URL {
         let url = path(relative)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

@@ -3,21 +3,8 @@ import XCTest
 import Recipes
 import Rootfs
 import Support
+import TestSupport
 @testable import Build
-
-/// A scratch directory removed after the test.
-final class Scratch {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("build-\(UUID().uuidString)")
-    init() throws { try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true) }
-    deinit { try? FileManager.default.removeItem(at: root) }
-    func path(_ relative: String) -> URL { root.appendingPathComponent(relative) }
-
-    func write(_ relative: String, _ text: String) throws {
-        let url = path(relative)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: url)
-    }
-}
 
 final class PackageLockTests: XCTestCase {
     func testLockRoundTripsAndReportsDrift() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Support
+import TestSupport
 import XCTest
 
 @testable import Filesystems
@@ -12,24 +13,6 @@ let oldTime = 981_173_106
 let futureTime = 1_800_000_000
 
 /// A scratch directory removed after the test.
-final class Scratch {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("filesystems-tests-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    func path(_ name: String) -> URL { url.appendingPathComponent(name) }
-
-    /// Files other than `expected` in the scratch directory: leftovers of a failed build.
-    func names() throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
-    }
-}
 
 /// Builds a tree entry by entry with exact owners, modes and times (the tests run as root).
 struct TreeWriter {

@@ -1,21 +1,10 @@
 import Foundation
 import XCTest
 import Support
+import TestSupport
 @testable import Rootfs
 
-/// A scratch directory removed after the test.
-final class Scratch {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("rootfs-\(UUID().uuidString)")
-    init() throws { try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true) }
-    deinit { try? FileManager.default.removeItem(at: root) }
-    func path(_ relative: String) -> URL { root.appendingPathComponent(relative) }
-
-    func write(_ relative: String, _ text: String) throws {
-        let url = path(relative)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: url)
-    }
-
+extension Scratch {
     /// Writes a tarball with Python's tarfile, which (unlike GNU tar) stores whatever names it is given.
     func tarball(_ name: String, entries: [(name: String, text: String, uid: Int, mode: Int, mtime: Int)]) throws -> URL {
         let url = path(name)
