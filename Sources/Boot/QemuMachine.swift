@@ -92,8 +92,9 @@ public struct QemuMachine: Sendable {
 
         static let defaultHost = "127.0.0.1"
         /// ROLE:[HOST:]PORT. Groups as bash numbers them (`QemuValuePattern`): 2 the role, 4 the host, 5 the port.
+        /// No comma in the host: QEMU would read what follows it as more -netdev options.
         static let pattern = QemuValuePattern(
-            "(\(Role.allCases.map(\.rawValue).joined(separator: "|"))):(([^:]+):)?(\(QemuValuePattern.digits))")
+            "(\(Role.allCases.map(\.rawValue).joined(separator: "|"))):(([^:,]+):)?(\(QemuValuePattern.digits))")
         static let groups = (role: 2, host: 4, port: 5)
         static let expected = "a link: use listen:PORT or connect:PORT (optionally listen:HOST:PORT), PORT \(QemuOption.Kind.bounds(QemuMachine.ports))"
 

@@ -153,6 +153,7 @@ final class QemuScriptTests: XCTestCase {
             ["--serial-log"],
             ["--link", "listen"], ["--link", "serve:5000"], ["--link", "connect:0"], ["--link", "connect::5000"],
             ["--link", "listen:70000"], ["--link", "connect:a:b:5000"], ["--link", "connect:5000\n"],
+            ["--link", "connect:127.0.0.1,script=/tmp/x:5000"],
             ["--link-mac", "52:54:00:ab:cd"], ["--link-mac", "52:54:00:ab:cd:0g"], ["--link-mac", "52:54:00:ab:cd:01:"],
             ["--snapshot=yes"], ["--dry-run=1"], ["--bogus"], ["--bogus=1"], ["-x"], ["--=5"], ["stray"],
         ]
