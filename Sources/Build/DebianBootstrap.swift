@@ -1,3 +1,4 @@
+import Archive
 import Foundation
 import Rootfs
 import Support
@@ -95,7 +96,7 @@ public struct DebianBootstrap: Sendable {
 
     /// The packages a bootstrap tarball holds, from its dpkg status file.
     public static func installedPackages(in tarball: URL) throws -> [InstalledPackage] {
-        guard let status = try ArchiveExtractor(archive: tarball).contents(of: "./var/lib/dpkg/status") else {
+        guard let status = try ArchiveReader(file: tarball).contents(of: "./var/lib/dpkg/status") else {
             throw SupportError(file: tarball.path, "no ./var/lib/dpkg/status in the Debian tarball")
         }
         return DebianPackageDatabase.parseStatus(String(decoding: status, as: UTF8.self))

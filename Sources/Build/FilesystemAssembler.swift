@@ -98,7 +98,7 @@ struct FilesystemAssembler {
         let tree = RootfsTree(root: stage.appendingPathComponent("rootfs"))
         try FileManager.default.createDirectory(at: tree.root, withIntermediateDirectories: true)
 
-        try ArchiveExtractor(archive: debianTarball).extract(into: tree.root, clampTo: clock.epoch)
+        try tree.extract(tarball: debianTarball, clampTo: clock.epoch)
         let packages = try DebianPackageDatabase.installedPackages(
             statusFile: tree.path("var/lib/dpkg/status"))
         for component in components { try tree.install(tree: component) }

@@ -1,3 +1,4 @@
+import Archive
 import Disk
 import Foundation
 import Recipes
@@ -128,7 +129,7 @@ public struct ImagePlan: Sendable {
         let filesystems = try StageKey.make(
             "filesystems", upstream: [debian] + recipes.recipes.map { components[$0.name]! },
             producers: try tools.identities(of: filesystemTools), code: code,
-            libraries: ["libarchive": ArchiveExtractor.libraryVersion]
+            libraries: ["libarchive": ArchiveReader.libraryVersion]
         ) { key in
             key.add("board", board.text)
             key.add("version", request.version)

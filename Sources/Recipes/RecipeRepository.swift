@@ -73,7 +73,12 @@ public struct RecipeRepository: Sendable {
 
     /// Entries of `folder` ending in `suffix` (without it), sorted; `suffix` "" lists folders.
     private func names(in folder: String, suffix: String = ".yaml") -> [String] {
-        let directory = root.appendingPathComponent(folder)
+        Self.names(in: root.appendingPathComponent(folder), suffix: suffix)
+    }
+
+    /// Entries of `directory` ending in `suffix` (without it), sorted, hidden ones left out;
+    /// `suffix` "" lists the folders.
+    static func names(in directory: URL, suffix: String) -> [String] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return entries.compactMap { entry -> String? in
             guard !entry.hasPrefix(".") else { return nil }

@@ -180,11 +180,7 @@ extension ValueType where Value == String {
             .checked { name, value in
                 let folder = Recipe.libraryFolder(of: value.file.companionDirectory)
                 guard try ContainedPath.resolve(name, in: folder, folderName: "recipes/lib/").isDirectory == true else {
-                    let known = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { entry in
-                        var isDirectory: ObjCBool = false
-                        return !entry.hasPrefix(".") && FileManager.default.fileExists(
-                            atPath: folder.appendingPathComponent(entry).path, isDirectory: &isDirectory) && isDirectory.boolValue
-                    }.sorted()
+                    let known = RecipeRepository.names(in: folder, suffix: "")
                     throw InvalidValue("no library '\(name)' in recipes/lib/ (known: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
                 }
             }

@@ -1,3 +1,4 @@
+import Archive
 import Foundation
 import Support
 
@@ -10,6 +11,14 @@ public struct RootfsTree: Sendable {
 
     public func path(_ relative: String) -> URL {
         root.appendingPathComponent(relative.hasPrefix("/") ? String(relative.dropFirst()) : relative)
+    }
+
+    /// Extracts a tarball (as mmdebstrap writes it) into the tree, keeping owners, modes, symlinks,
+    /// hard links and extended attributes, with times clamped to `epoch`. Device nodes (mmdebstrap
+    /// adds /dev/null and friends) are left out: /dev is devtmpfs at boot, and a user namespace may
+    /// not create them, so root and rootless builds agree.
+    public func extract(tarball: URL, clampTo epoch: Int) throws {
+        try ArchiveReader(file: tarball).extract(into: root, clampingTimesTo: epoch) { $0.kind.isDevice }
     }
 
     /// Copies a component's installed tree (a recipe's $DESTDIR) over the rootfs.

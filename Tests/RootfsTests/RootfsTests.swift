@@ -34,7 +34,7 @@ func attributes(_ url: URL) -> stat {
     return info
 }
 
-final class ArchiveExtractorTests: XCTestCase {
+final class TarballExtractionTests: XCTestCase {
     func testOwnersModesAndClampedTimesAreKept() throws {
         let scratch = try Scratch()
         let archive = try scratch.tarball("rootfs.tar", entries: [
@@ -43,7 +43,7 @@ final class ArchiveExtractorTests: XCTestCase {
         ])
         let destination = scratch.path("tree")
         try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
-        try ArchiveExtractor(archive: archive).extract(into: destination, clampTo: 1_700_000_000)
+        try RootfsTree(root: destination).extract(tarball: archive, clampTo: 1_700_000_000)
 
         XCTAssertEqual(try String(contentsOf: destination.appendingPathComponent("etc/hostname"), encoding: .utf8), "coreos\n")
         let profile = attributes(destination.appendingPathComponent("home/core/.profile"))
@@ -59,7 +59,7 @@ final class ArchiveExtractorTests: XCTestCase {
             let archive = try scratch.tarball("evil.tar", entries: [(evil, "x", 0, 0o644, 0)])
             let destination = scratch.path("tree")
             try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
-            XCTAssertThrowsError(try ArchiveExtractor(archive: archive).extract(into: destination, clampTo: 0)) { error in
+            XCTAssertThrowsError(try RootfsTree(root: destination).extract(tarball: archive, clampTo: 0)) { error in
                 XCTAssertTrue("\(error)".contains("points outside the destination"), "\(error)")
             }
             XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.path("escaped").path))
