@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 
 /// The A/B update as a user runs it: build version N and N+1, make a signed payload of N+1, apply it
-/// to a machine image of N, boot. N+1 runs from USR-B and is marked good; a payload whose /usr fails
-/// verification brings the machine back on USR-A running N, with nobody at the console.
+/// to a machine image of N, boot. N+1 runs from USR-B and is marked good; a payload whose /usr is
+/// damaged, sparsely or totally, brings the machine back on USR-A running N, with nobody at the console.
 final class PayloadEndToEndTests: XCTestCase {
     static let nextVersion = "1.2.4"
 
@@ -91,29 +91,53 @@ final class PayloadEndToEndTests: XCTestCase {
         XCTAssertGreaterThan(b.priority, try ImageFixture.gptprio(image, 3).priority)
     }
 
-    func testUpdateWhoseUsrFailsVerificationRollsBackToTheOldVersion() throws {
+    /// A v2 whose /usr was damaged the way a bad disk or a bad build does it, 4 KiB overwritten
+    /// every 256 KiB, then signed: a /usr that mostly works. The slot on trial is refused before
+    /// anything runs from it, and the machine is back on the old version by itself.
+    func testUpdateWithASparselyDamagedUsrRollsBackToTheOldVersion() throws {
+        try assertRollsBack(damagedName: "sparse") { handle, usr in
+            for offset in stride(from: 256 * 1024, to: usr.bytes, by: 256 * 1024) {
+                try handle.seek(toOffset: UInt64(usr.offset + offset))
+                try handle.write(contentsOf: Data(repeating: 0x5A, count: 4096))
+            }
+        }
+    }
+
+    /// A v2 whose whole /usr file system is overwritten (its verity hash tree left as it was).
+    func testUpdateWithATotallyDamagedUsrRollsBackToTheOldVersion() throws {
+        try assertRollsBack(damagedName: "total") { handle, usr in
+            // squashfs's bytes_used (superblock offset 40): everything the file system holds.
+            try handle.seek(toOffset: UInt64(usr.offset + 40))
+            let bytesUsed = try XCTUnwrap(handle.read(upToCount: 8)).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+            try handle.seek(toOffset: UInt64(usr.offset))
+            for start in stride(from: 0, to: bytesUsed, by: 1 << 20) {
+                try handle.write(contentsOf: Data(repeating: 0x5A, count: min(1 << 20, bytesUsed - start)))
+            }
+        }
+    }
+
+    /// Damages N+1's USR-A with `damage`, makes a correctly signed payload of it, applies it to a
+    /// machine of N and boots: USR-B is tried, refused, and USR-A runs N again, with nobody at the
+    /// console; B's only try is used up and it is not marked good.
+    func assertRollsBack(damagedName: String, damage: (FileHandle, (offset: Int, bytes: Int)) throws -> Void) throws {
         let prepared = try prepare()
-        // N+1 with one flipped byte in its /usr: the payload is valid and signed, but dm-verity refuses
-        // the slot at boot against the root hash on its command line.
-        let broken = prepared.directory.appendingPathComponent("broken.bin")
+        let broken = prepared.directory.appendingPathComponent("broken-\(damagedName).bin")
         try CoreSDKRunner.run(["cp", "--sparse=always", prepared.next.path, broken.path])
         let usr = try ImageFixture.partition(3, of: broken)
         let handle = try FileHandle(forUpdating: broken)
-        try handle.seek(toOffset: UInt64(usr.start * 512 + 200))
-        let byte = try XCTUnwrap(try handle.read(upToCount: 1)?.first)
-        try handle.seek(toOffset: UInt64(usr.start * 512 + 200))
-        try handle.write(contentsOf: Data([byte ^ 0xFF]))
+        try damage(handle, (offset: usr.start * 512, bytes: usr.sectors * 512))
         try handle.close()
-        let payload = prepared.directory.appendingPathComponent("broken_update.gz")
+        let payload = prepared.directory.appendingPathComponent("broken-\(damagedName)_update.gz")
         try coresdk(["payload", "generate", "--image", broken.path, "--private-key", prepared.privateKey.path, "--output", payload.path])
 
-        let image = try machine("update-bad.bin", from: "coreos_production_image.bin")
+        let image = try machine("update-\(damagedName).bin", from: "coreos_production_image.bin")
         try coresdk(["payload", "apply", image.path, payload.path, "--public-key", prepared.publicKey.path])
         let machine = try BootedMachine(disk: image, key: prepared.sshKey)
+        try machine.waitForConsole("coreos-boot: USR-B", timeout: 120)
         let failedAt = try machine.waitForConsole("failed verification", timeout: 300)
         try machine.waitForConsole("coreos-boot: USR-A", timeout: 120)
         let loginAt = try machine.waitForConsole("login:", timeout: 300)
-        print("payload: fallback to USR-A reached the login prompt \(Int(loginAt - failedAt)) s after the failure")
+        print("payload (\(damagedName) damage): fallback to USR-A reached the login prompt \(Int(loginAt - failedAt)) s after the failure")
         XCTAssertLessThan(loginAt - failedAt, 180)
         XCTAssertEqual(try machine.ssh(". /usr/lib/os-release; echo $VERSION_ID").trimmingCharacters(in: .whitespacesAndNewlines),
                        ImageFixture.version, "the old version runs again")

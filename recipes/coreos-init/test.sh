@@ -14,7 +14,10 @@
 # 4. checks: first boot (verity /usr ro, ROOT rw, OEM, GUID randomized, ROOT
 #    grown, both GPTs valid), second boot (nothing changes), wiped ROOT
 #    (/etc restored from /usr/share/factory/etc), wrong root hash and a
-#    corrupted /usr (reboot, no switch_root), corrupted file data (EIO).
+#    corrupted /usr (reboot, no switch_root), corrupted file data (EIO);
+#    a slot on trial: the watchdog armed, all of /usr read before it is
+#    trusted (damaged file data refused), and a system that hangs reset by
+#    the watchdog.
 #
 # The kernel package is fetched once with `apt-get download` and cached in
 # ${XDG_CACHE_HOME:-~/.cache}/coresdk-test/coreos-init/.
@@ -111,6 +114,15 @@ run "$HELPER" verity-open usr /dev/null 1234
 check "verity-open with a short hash: exit 64" 64 "$rc"
 run "$HELPER" find /dev/does-not-exist
 check "find /dev/<missing>: exit 1, does not block" 1 "$rc"
+run "$HELPER" slot /dev/null
+check "slot without NUMBER: exit 64" 64 "$rc"
+run "$HELPER" slot /dev/null 0
+check "slot 0: exit 64 (partitions count from 1)" 64 "$rc"
+# (the host's own watchdog is never opened: only the arguments are tried)
+run "$HELPER" watchdog-arm
+check "watchdog-arm without SECONDS: exit 64" 64 "$rc"
+run "$HELPER" watchdog-arm 70000
+check "watchdog-arm beyond 65535 s: exit 64" 64 "$rc"
 
 # ---------------------------------------------------------------- disk layout
 # sectors of 512 bytes; CoreOS numbering and types, small sizes
@@ -188,6 +200,19 @@ if [[ $rc -eq 0 ]] && grep -q "repaired the primary GPT" "$tmp/out" && [[ "$(gpt
 else not_ok "first-boot repairs a damaged primary GPT" "$(cat "$tmp/out" "$tmp/err")"; fi
 run "$HELPER" first-boot "$tmp/nonexistent.img"
 check "first-boot on a missing disk: exit 1" 1 "$rc"
+simg=$tmp/slot.img
+truncate -s ${DISK_MIB}M "$simg"
+make_gpt "$simg"
+run "$HELPER" slot "$simg" 3
+check "slot: USR-A's gptprio bits" "0 priority=1 tries=0 successful=1" "$rc $(cat "$tmp/out")"
+cgpt add -i 4 -P 2 -T 1 -S 0 "$simg"
+run "$HELPER" slot "$simg" 4
+check "slot: USR-B after cgpt add -P 2 -T 1 -S 0" "0 priority=2 tries=1 successful=0" "$rc $(cat "$tmp/out")"
+run "$HELPER" slot "$simg" 9
+if [[ $rc -eq 1 ]] && grep -q "not a CoreOS usr partition" "$tmp/err"; then ok "slot on ROOT: exit 1, not a usr partition"; else
+	not_ok "slot on ROOT: exit 1, not a usr partition" "$rc $(cat "$tmp/err")"; fi
+run "$HELPER" slot "$simg" 129
+check "slot beyond the entry array: exit 1" 1 "$rc"
 
 # ---------------------------------------------------------------- 2b. golden samples (recipes/lib/gpt/samples)
 # Tables written by sfdisk and sgdisk, never by us, none with the placeholder
@@ -275,7 +300,7 @@ ok "kernel $kver ($(basename "$kroot"))"
 
 # ---------------------------------------------------------------- 3b. initramfs
 # (TEST_MODULES="..." tries another list)
-read -r -a INITRD_MODULES <<<"${TEST_MODULES:-virtio_pci virtio_blk virtio_scsi sd_mod nvme dm_mod dm_verity squashfs}"
+read -r -a INITRD_MODULES <<<"${TEST_MODULES:-virtio_pci virtio_blk virtio_scsi sd_mod nvme dm_mod dm_verity squashfs softdog}"
 ird=$tmp/initramfs
 mkdir -p "$ird"/{bin,etc,dev,proc,sys,run,sysroot,tmp} "$ird/lib/modules/$kver"
 cp "$INIT" "$ird/init"
@@ -340,10 +365,15 @@ blob=\$(\$bb sha256sum /usr/share/coreos-init-test/blob 2>/dev/null | \$bb cut -
 echo "FAKE-INIT: pid=\$\$ usr-ro=\$usr_ro usr-write=\$usr_w root-rw=\$root_rw oem=\$oem run=\$run dev=\$dev"
 echo "FAKE-INIT: etc=\$(\$bb cat /etc/marker 2>/dev/null || echo missing) oem-file=\$(\$bb cat /usr/share/oem/oem-release 2>/dev/null || echo missing) blob=\$blob"
 echo "FAKE-INIT: links bin=\$(\$bb readlink /bin) lib=\$(\$bb readlink /lib) root-mode=\$(\$bb stat -c %a /root) tmp-mode=\$(\$bb stat -c %a /tmp)"
+wd=/sys/class/watchdog/watchdog0
+echo "FAKE-INIT: watchdog=\$(\$bb cat \$wd/state 2>/dev/null || echo none) timeout=\$(\$bb cat \$wd/timeout 2>/dev/null || echo none) trial=[\$(\$bb cat /run/coreos-init/trial 2>/dev/null | \$bb tr '\n' ' ')]"
 echo "FAKE-INIT: mounts:"
 echo "\$m"
 echo "FAKE-INIT: done"
 \$bb sync
+case " \$(\$bb cat /proc/cmdline) " in
+*" fake.hang "*) echo "FAKE-INIT: hanging"; while :; do \$bb sleep 60; done ;;
+esac
 \$bb poweroff -f
 EOF
 chmod 0755 "$usr/lib/systemd/systemd"
@@ -403,7 +433,7 @@ boot() {
 	nvme) drive=(-drive "file=$disk,format=raw,if=none,id=d0" -device nvme,serial=coreos0,drive=d0) ;;
 	esac
 	local append="console=ttyS0,115200n8 console=tty0 verity.usrhash=$hash"
-	append+=" initrd=\\coreos\\initrd-a panic=5 $specs"
+	append+=" initrd=\\coreos\\initrd-a panic=5 $specs${EXTRA_APPEND:+ $EXTRA_APPEND}"
 	start=$(date +%s)
 	qrc=0
 	timeout 240 qemu-system-x86_64 -machine q35 -accel tcg -m 768 -nographic -no-reboot -nic none \
@@ -430,6 +460,8 @@ grep_log "first boot: first-boot grew ROOT" "$log" "coreos-init: first-boot /dev
 grep_log "first boot: first-boot set a disk GUID" "$log" "coreos-init: first-boot /dev/vda: set the disk GUID to"
 grep_log "first boot: the kernel re-read the partition table" "$log" "coreos-init: first-boot /dev/vda: re-read the partition table"
 no_grep_log "first boot: no warnings from coreos-init" "$log" "coreos-init: warning"
+grep_log "first boot: the init read the slot's gptprio bits" "$log" "coreos-init: /usr slot /dev/vda3: priority=1 tries=0 successful=1"
+grep_log "first boot: a proven slot is not on trial: no watchdog running, no trial record" "$log" "FAKE-INIT: watchdog=inactive timeout=60 trial=[]"
 first_secs=$secs
 
 # (b) the GPT afterwards
@@ -498,13 +530,17 @@ flip() { # IMG BYTE-OFFSET
 	b=$(od -An -t u1 -j "$2" -N 1 "$1" | tr -d ' ')
 	printf "\\$(printf %03o $((b ^ 0xff)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
+# refused NAME WHAT: boot NAME rebooted before switching root, and said why
+refused() {
+	log=$tmp/$1.log
+	check "$2: QEMU exited by the reboot" 0 "$qrc"
+	grep_log "$2: 'failed verification' in the log" "$log" "failed verification"
+	no_grep_log "$2: the fake systemd never ran" "$log" "FAKE-INIT"
+}
 cp --sparse=always "$disk0" "$disk"
 flip "$disk" $((P3 * 512 + inode_table + 20))
 boot corrupt "$disk"
-log=$tmp/corrupt.log
-check "corrupted /usr: QEMU exited by the reboot" 0 "$qrc"
-grep_log "corrupted /usr: 'failed verification' in the log" "$log" "failed verification"
-no_grep_log "corrupted /usr: the fake systemd never ran" "$log" "FAKE-INIT"
+refused corrupt "corrupted /usr"
 grep_log "corrupted /usr: the kernel's dm-verity saw the corrupted block" "$log" "is corrupted"
 
 # one flipped byte in file data: verity-open passes (it reads metadata, not
@@ -517,6 +553,36 @@ log=$tmp/blob.log
 check "corrupted file data: QEMU powered off" 0 "$qrc"
 grep_log "corrupted file data: the system boots and reading the file fails" "$log" "blob=bad"
 grep_log "corrupted file data: dm-verity reports the block" "$log" "is corrupted"
+
+# (e) a slot on trial (successful=0, its try used up by the bootloader)
+trial_disk() { # a fresh disk with USR-A on trial
+	cp --sparse=always "$disk0" "$disk"
+	sfdisk -q --no-reread --no-tell-kernel --part-attrs "$disk" 3 GUID:48 2>/dev/null # priority 1, tries 0, successful 0
+}
+trial_disk
+boot trial "$disk"
+log=$tmp/trial.log
+check "trial: QEMU powered off (the system ran)" 0 "$qrc"
+grep_log "trial: the init sees the slot on trial" "$log" "coreos-init: /usr slot /dev/vda3: priority=1 tries=0 successful=0 (on trial)"
+grep_log "trial: the watchdog is armed" "$log" "coreos-init: armed /dev/watchdog (Software Watchdog)"
+grep_log "trial: all of /usr is read through dm-verity first" "$log" "data blocks (all read and verified)"
+if grep -qE "FAKE-INIT: watchdog=active timeout=(2[0-9][0-9]) trial=\[watchdog=armed timeout=\1 usr-verified=all \]" "$log"; then
+	ok "trial: the system starts with the watchdog running (300 s from the kernel's start) and the trial recorded"
+else not_ok "trial: watchdog running and the trial recorded" "$(grep 'FAKE-INIT: watchdog' "$log")"; fi
+
+trial_disk
+flip "$disk" $((P3 * 512 + blob_off + 70000))
+boot trialblob "$disk"
+refused trialblob "trial, corrupted file data"
+grep_log "trial, corrupted file data: found by reading every block" "$log" "failed verification: reading data block"
+
+trial_disk
+EXTRA_APPEND="coreos.trial_timeout=45 fake.hang" boot trialhang "$disk"
+log=$tmp/trialhang.log
+check "trial, hung system: QEMU exited by a reset (not the timeout)" 0 "$qrc"
+grep_log "trial, hung system: it hung after switching root" "$log" "FAKE-INIT: hanging"
+grep_log "trial, hung system: the watchdog reset it" "$log" "softdog: Initiating system reboot"
+trialhang_secs=$secs
 
 # a /usr device that never appears: give up after 30 s and reboot
 cp --sparse=always "$disk0" "$disk"
@@ -540,5 +606,5 @@ for DRIVE in scsi nvme; do
 done
 DRIVE=virtio
 
-echo "# boot times: first ${first_secs}s, wrong hash (incl. the 10 s wait) ${badhash_secs}s, missing device (30 s + 10 s) ${nodev_secs}s"
+echo "# boot times: first ${first_secs}s, wrong hash (incl. the 10 s wait) ${badhash_secs}s, missing device (30 s + 10 s) ${nodev_secs}s, hung trial (45 s watchdog) ${trialhang_secs}s"
 report || exit 1

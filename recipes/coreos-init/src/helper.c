@@ -2,8 +2,10 @@
  * coreos-init-helper: the C half of the coreos-init initramfs.
  *
  *   coreos-init-helper find SPEC
- *   coreos-init-helper verity-open NAME DEVICE ROOTHASH [--hash-offset BYTES]
+ *   coreos-init-helper verity-open NAME DEVICE ROOTHASH [--hash-offset BYTES] [--verify-all]
  *   coreos-init-helper first-boot DISK
+ *   coreos-init-helper slot DISK NUMBER
+ *   coreos-init-helper watchdog-arm SECONDS
  *
  * Exit status: 0 success, 1 failure, 64 usage error.  Messages go to stderr,
  * prefixed "coreos-init-helper: "; results (a device node, what was done)
@@ -17,8 +19,8 @@
 
 static int usage(void)
 {
-	msg("usage: %s find SPEC | verity-open NAME DEVICE ROOTHASH [--hash-offset BYTES] | "
-	    "first-boot DISK",
+	msg("usage: %s find SPEC | verity-open NAME DEVICE ROOTHASH [--hash-offset BYTES] "
+	    "[--verify-all] | first-boot DISK | slot DISK NUMBER | watchdog-arm SECONDS",
 	    PROG);
 	return EXIT_USAGE;
 }
@@ -35,6 +37,10 @@ int main(int argc, char **argv)
 		rc = cmd_verity_open(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "first-boot") == 0)
 		rc = cmd_first_boot(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "slot") == 0)
+		rc = cmd_slot(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "watchdog-arm") == 0)
+		rc = cmd_watchdog_arm(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage();
 		return EXIT_OK;

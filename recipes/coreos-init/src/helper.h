@@ -66,5 +66,7 @@ int disk_gpt_write(struct disk_gpt *d, uint64_t backup_lba);
 int cmd_find(int argc, char **argv);
 int cmd_verity_open(int argc, char **argv);
 int cmd_first_boot(int argc, char **argv);
+int cmd_slot(int argc, char **argv);
+int cmd_watchdog_arm(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * coreos-init-helper verity-open NAME DEVICE ROOTHASH [--hash-offset BYTES]
+ * coreos-init-helper verity-open NAME DEVICE ROOTHASH [--hash-offset BYTES] [--verify-all]
  *
  * DEVICE holds a file system image (normally squashfs) followed by the
  * dm-verity hash area that `veritysetup format --hash-offset=<H>` wrote,
@@ -20,6 +20,9 @@
  * fail with EIO, and then the device is removed again and the exit status
  * is 1.  Corruption elsewhere in file data makes later reads of that data
  * fail with EIO (the target runs in its default mode, not restart/panic).
+ * With --verify-all every data block is read before the device is trusted:
+ * the initramfs asks for that when the slot is on trial, so that a /usr
+ * with damage anywhere is refused before anything runs from it.
  */
 #include "helper.h"
 
@@ -231,13 +234,13 @@ static int read_range(int fd, uint64_t off, uint64_t len, uint64_t *bad)
 
 static void usage(void)
 {
-	msg("usage: %s verity-open NAME DEVICE ROOTHASH [--hash-offset BYTES]", PROG);
+	msg("usage: %s verity-open NAME DEVICE ROOTHASH [--hash-offset BYTES] [--verify-all]", PROG);
 }
 
 int cmd_verity_open(int argc, char **argv)
 {
 	const char *pos[3];
-	int npos = 0, have_offset = 0;
+	int npos = 0, have_offset = 0, verify_all = 0;
 	uint64_t hash_offset = 0;
 	const char *name, *device, *hash_arg;
 	char roothash[129], salt_hex[513], why[256], params[1024], uuid[DM_UUID_LEN], node[300];
@@ -253,6 +256,10 @@ int cmd_verity_open(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		char *end;
 		const char *v = NULL;
+		if (strcmp(argv[i], "--verify-all") == 0) {
+			verify_all = 1;
+			continue;
+		}
 		if (strcmp(argv[i], "--hash-offset") == 0 && i + 1 < argc)
 			v = argv[++i];
 		else if (strncmp(argv[i], "--hash-offset=", 14) == 0)
@@ -442,7 +449,10 @@ int cmd_verity_open(int argc, char **argv)
 		 * last block */
 		uint64_t meta = squashfs ? inode_table & ~(uint64_t)(sb.data_block_size - 1)
 					 : data_bytes - sb.data_block_size;
-		if (read_range(dfd, 0, sb.data_block_size, &bad) < 0 ||
+		uint64_t first = verify_all ? data_bytes : sb.data_block_size;
+		if (verify_all)
+			meta = data_bytes; /* the first range covers it all */
+		if (read_range(dfd, 0, first, &bad) < 0 ||
 		    read_range(dfd, meta, data_bytes - meta, &bad) < 0) {
 			msg("%s on %s failed verification: reading data block %llu: %s "
 			    "(wrong root hash or corrupted /usr); removed it",
@@ -451,9 +461,9 @@ int cmd_verity_open(int argc, char **argv)
 			goto out;
 		}
 	}
-	printf("%s: verity %s on %s, %llu data blocks, hash tree at block %llu\n", node,
+	printf("%s: verity %s on %s, %llu data blocks%s, hash tree at block %llu\n", node,
 	       sb.algorithm, device, (unsigned long long)sb.data_blocks,
-	       (unsigned long long)hash_start);
+	       verify_all ? " (all read and verified)" : "", (unsigned long long)hash_start);
 	rc = EXIT_OK;
 out:
 	if (dfd >= 0)
