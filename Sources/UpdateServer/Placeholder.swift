@@ -1,0 +1,1 @@
+// UpdateServer: being written.
