@@ -61,7 +61,7 @@ let package = Package(
 
         // The thin CLI.
         .executableTarget(name: "coresdk", dependencies: [
-            "Build", "Boot", "Recipes", "Disk", "Support", "CloudConfig", "ImageConfig", "Payload",
+            "Build", "Boot", "Recipes", "Disk", "Support", "CloudConfig", "ImageConfig", "Payload", "UpdateServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

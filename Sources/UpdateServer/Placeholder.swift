@@ -1,1 +1,0 @@
-// UpdateServer: being written.
