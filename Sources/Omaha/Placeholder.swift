@@ -1,1 +1,0 @@
-// Omaha: being written.
