@@ -39,7 +39,7 @@ let package = Package(
         // and C only (no Foundation), so the in-image agent stays small.
         .target(name: "CloudConfig", dependencies: ["CYAML", "CZlib"]),
         .target(name: "Payload", dependencies: [
-            "Support", "CBZip2",
+            "Support", "CBZip2", "Omaha",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),

@@ -98,7 +98,9 @@ public struct OmahaRequest: Sendable, Hashable {
         }
 
         /// Lowercase without braces, as Nebraska stores app IDs and answers with them.
-        public var normalizedAppID: String {
+        public var normalizedAppID: String { Self.normalized(appID: appID) }
+
+        public static func normalized(appID: String) -> String {
             var id = Substring(appID)
             if id.hasPrefix("{") && id.hasSuffix("}") && id.count >= 2 { id = id.dropFirst().dropLast() }
             return id.lowercased()

@@ -129,7 +129,7 @@ struct APIErrorBody: Codable {
 /// Runs an API handler and turns its result or refusal into a JSON response.
 func respond<T: Encodable>(_ status: HTTPResponse.Status = .ok, _ body: () async throws -> T) async throws -> Response {
     do {
-        return try jsonResponse(body(), status: status)
+        return try jsonResponse(await body(), status: status)
     } catch let error as UpdateServerError {
         return try jsonResponse(APIErrorBody(error: .init(message: error.description)),
                                 status: HTTPResponse.Status(code: error.httpStatus))

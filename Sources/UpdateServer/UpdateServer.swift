@@ -6,15 +6,15 @@ import Omaha
 
 /// The request context: Hummingbird's, plus the client's address, which the server records for
 /// each machine.
-public struct UpdateRequestContext: RequestContext, RemoteAddressRequestContext {
+public struct UpdateRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    public let remoteAddress: SocketAddress?
+    public let clientAddress: String?
     /// Payload uploads are streamed to a file; only JSON bodies are decoded in memory.
     public var maxUploadSize: Int { 1 << 20 }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress
+        clientAddress = source.channel.remoteAddress?.ipAddress
     }
 }
 
@@ -40,7 +40,7 @@ public struct UpdateServer: Sendable {
                 publicURL: String? = nil, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
         self.store = store
         self.library = library
-        self.appIDs = Set(appIDs.map { OmahaRequest.App(appID: $0, version: "").normalizedAppID })
+        self.appIDs = Set(appIDs.map { OmahaRequest.App.normalized(appID: $0) })
         self.publicURL = publicURL.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
         self.clock = clock
         var logger = Logger(label: "coresdk-serve")
@@ -61,12 +61,11 @@ public struct UpdateServer: Sendable {
 
     public func router() -> Router<UpdateRequestContext> {
         let router = Router(context: UpdateRequestContext.self)
-        for path in ["/v1/update", "/v1/update/"] {
-            router.post(RouterPath(path)) { request, context in try await omaha(request, context) }
-            router.get(RouterPath(path)) { _, _ in
-                Response(status: .methodNotAllowed, headers: [.allow: "POST"],
-                         body: .init(byteBuffer: ByteBuffer(string: "Omaha requests are POSTed\n")))
-            }
+        // Hummingbird matches "/v1/update/" here too, as clients send both.
+        router.post("/v1/update") { request, context in try await omaha(request, context) }
+        router.get("/v1/update") { _, _ in
+            Response(status: .methodNotAllowed, headers: [.allow: "POST"],
+                     body: .init(byteBuffer: ByteBuffer(string: "Omaha requests are POSTed\n")))
         }
         router.get("/payloads/:sha256/:name") { request, context in try await payload(request, context, body: true) }
         router.head("/payloads/:sha256/:name") { request, context in try await payload(request, context, body: false) }
@@ -98,7 +97,7 @@ public struct UpdateServer: Sendable {
         do { parsed = try OmahaRequest(parsing: Array(buffer: body)) } catch {
             return Self.text(.badRequest, "not an Omaha v3 request: \(error)\n")
         }
-        let address = context.remoteAddress?.ipAddress ?? ""
+        let address = context.clientAddress ?? ""
         guard let base = publicURL ?? Self.base(fromHost: request.head.authority) else {
             return Self.text(.badRequest, "the Host header is missing or not a host name and port\n")
         }

@@ -86,10 +86,11 @@ public struct UpdateServerClient: Sendable {
     private func send(_ request: URLRequest, file: URL?) async throws -> (Data, URLResponse) {
         try await withCheckedThrowingContinuation { continuation in
             let handler: @Sendable (Data?, URLResponse?, Error?) -> Void = { data, response, error in
-                if let error {
-                    continuation.resume(throwing: SupportError("cannot reach the update server at \(base): \(error.localizedDescription)"))
+                if let response, error == nil {
+                    continuation.resume(returning: (data ?? Data(), response))
                 } else {
-                    continuation.resume(returning: (data ?? Data(), response ?? URLResponse()))
+                    let reason = error?.localizedDescription ?? "no answer"
+                    continuation.resume(throwing: SupportError("cannot reach the update server at \(base): \(reason)"))
                 }
             }
             let task = if let file {

@@ -45,7 +45,8 @@ struct ServeCommand: ParsableCommand {
             try await server.run(host: host, port: port) { bound in
                 let listening = Listening(url: "http://\(host):\(bound)/", port: bound, store: storeName)
                 try? format.print(listening, text: "coresdk serve: listening on \(listening.url) (store: \(storeName))")
-                fflush(stdout)
+                // Scripts wait for this line: do not leave it in a pipe's buffer.
+                fflush(nil)
             }
         }
     }
@@ -256,12 +257,16 @@ struct Seconds: ExpressibleByArgument, Sendable {
 /// Runs async work from a synchronous command (the CLI's commands are synchronous; the main
 /// thread waits while the work runs on the concurrency pool).
 func runBlocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-    final class Outcome: @unchecked Sendable { var result: Result<T, Error>? }
-    let outcome = Outcome(), done = DispatchSemaphore(value: 0)
+    let outcome = Outcome<T>(), done = DispatchSemaphore(value: 0)
     Task {
         do { outcome.result = .success(try await work()) } catch { outcome.result = .failure(error) }
         done.signal()
     }
     done.wait()
     return try outcome.result!.get()
+}
+
+/// Written by the task before the semaphore is signalled, read after the wait.
+private final class Outcome<T>: @unchecked Sendable {
+    var result: Result<T, Error>?
 }
