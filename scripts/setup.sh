@@ -14,7 +14,8 @@ PACKAGES=(
   qemu-system-x86 ovmf openssh-client cpio zstd busybox-static
   # etcd 3.4: checks that cloud-config etcd drop-ins work with it; the discovery service in tests
   etcd-server etcd-client
-  # update payloads: a protobuf decoder that is not ours checks the format; bzip2 for the benchmark
+  # update payloads: a protobuf decoder that is not ours checks the format; bzip2, wrk and nginx for the benchmarks
+  wrk nginx
   protobuf-compiler bzip2
   # building source recipes (coreos-boot is a UEFI application: gnu-efi)
   build-essential make python3 gnu-efi

@@ -87,9 +87,31 @@ public struct UpdateGroup: Codable, Sendable, Equatable {
     }
 
     public var offersUpdates: Bool { !paused && haltedReason == nil }
+
+    private enum CodingKeys: String, CodingKey { case name, channel, policy, paused, haltedReason, status }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try container.decode(String.self, forKey: .name), channel: try container.decode(String.self, forKey: .channel),
+                  policy: try container.decode(RolloutPolicy.self, forKey: .policy),
+                  paused: try container.decode(Bool.self, forKey: .paused),
+                  haltedReason: try container.decodeIfPresent(String.self, forKey: .haltedReason))
+    }
+
+    /// With `status` too, for people and scripts reading the JSON.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(channel, forKey: .channel)
+        try container.encode(policy, forKey: .policy)
+        try container.encode(paused, forKey: .paused)
+        try container.encodeIfPresent(haltedReason, forKey: .haltedReason)
+        try container.encode(status, forKey: .status)
+    }
 }
 
-/// Nebraska's instance status codes (`internal/types/instance.go`), so their numbers mean the same.
+/// Nebraska's instance status codes (`internal/types/instance.go`), so their numbers mean the same
+/// in the database; JSON carries the names.
 public enum InstanceStatus: Int64, Codable, Sendable, CaseIterable {
     case undefined = 1, granted = 2, error = 3, complete = 4, installed = 5, downloaded = 6, downloading = 7, onHold = 8
 
@@ -104,6 +126,19 @@ public enum InstanceStatus: Int64, Codable, Sendable, CaseIterable {
         case .downloading: "downloading"
         case .onHold: "on-hold"
         }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let status = Self.allCases.first(where: { $0.name == name }) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "no instance status '\(name)'"))
+        }
+        self = status
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(name)
     }
 }
 
