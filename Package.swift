@@ -84,6 +84,6 @@ let package = Package(
         .testTarget(name: "RootfsTests", dependencies: ["TestSupport", "Rootfs", "Support"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "Support"]),
         .testTarget(name: "BuildTests", dependencies: ["TestSupport", "Build", "Recipes", "Support"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Boot", "Disk", "Support", "Omaha", "Payload"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Boot", "Disk", "Support", "Omaha", "Payload"]),
     ]
 )

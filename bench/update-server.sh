@@ -42,11 +42,12 @@ serve() {
 cat >"$scratch/checks.lua" <<EOF
 -- Each request is another machine of $MACHINES, running an older version: the first round gets
 -- grants (writes), later rounds the same offer again (a read and a write of last_check).
-local counter, id = 0, 0
-function setup(thread) thread:set("id", id); id = id + 1 end
+-- (setup runs in the main Lua state and sets each thread's global "id"; a local would hide it.)
+local threads, counter = 0, 0
+function setup(thread) thread:set("id", threads); threads = threads + 1 end
 function request()
   counter = counter + 1
-  local machine = string.format("%032x", (counter * 4 + id) % $MACHINES)
+  local machine = string.format("%032x", (counter * 2 + id) % $MACHINES)
   local body = '<?xml version="1.0" encoding="UTF-8"?><request protocol="3.0" version="update_engine-0.4.10" '
     .. 'updaterversion="update_engine-0.4.10" installsource="scheduler" ismachine="1">'
     .. '<os version="Chateau" platform="CoreOS" sp="1.0.0_x86_64"></os>'
@@ -72,16 +73,17 @@ load() {
 echo "update checks from $MACHINES machines, ${SECONDS_EACH} s each, $CONNECTIONS connections, $(nproc) cores (client and server share them)"
 serve sqlite
 load "coresdk serve (SQLite)" "$url"
-grants=$("$CORESDK" updates instances --group bench --server "$url" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-echo "  machines recorded: $grants"
+recorded() { "$CORESDK" updates instances --group bench --server "$url" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+echo "  machines recorded: $(recorded)"
 
 read -r cluster pg_port pg_password < <(bash scripts/postgres-test-cluster.sh start $$)
 bash scripts/postgres-test-cluster.sh createdb "$cluster" updates
 serve postgres --database "postgres://coresdk:$pg_password@127.0.0.1:$pg_port/updates"
 load "coresdk serve (PostgreSQL)" "$url"
+echo "  machines recorded: $(recorded)"
 
 # The ceiling: nginx sending a fixed update response, no state, no decision.
-"$CORESDK" payload omaha "$scratch/coreos_production_update.gz" --url http://127.0.0.1/payloads/ >"$scratch/response.xml"
+response=$("$CORESDK" payload omaha "$scratch/coreos_production_update.gz" --url http://127.0.0.1/payloads/)
 nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$scratch/nginx"
 cat >"$scratch/nginx.conf" <<EOF
@@ -89,7 +91,7 @@ worker_processes 1; daemon off; error_log $scratch/nginx/error.log; pid $scratch
 events { worker_connections 1024; }
 http { access_log off; client_body_temp_path $scratch/nginx; proxy_temp_path $scratch/nginx;
   fastcgi_temp_path $scratch/nginx; uwsgi_temp_path $scratch/nginx; scgi_temp_path $scratch/nginx;
-  server { listen 127.0.0.1:$nginx_port; location / { default_type text/xml; alias $scratch/response.xml; error_page 405 =200 \$uri; } } }
+  server { listen 127.0.0.1:$nginx_port; location / { default_type text/xml; return 200 '$response'; } } }
 EOF
 nginx -c "$scratch/nginx.conf" -p "$scratch/nginx" &
 pids+=($!)

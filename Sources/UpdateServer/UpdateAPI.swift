@@ -69,10 +69,19 @@ struct UpdateAPI: Sendable {
         }
         let query = request.uri.queryParameters
         let upload = server.library.incomingFile()
+        let received = ByteCount()
+        let limited = request.body.map { buffer in
+            // A body without Content-Length is counted as it arrives.
+            guard received.add(buffer.readableBytes) <= Self.maxPayload else {
+                throw UpdateServerError.tooLarge("a payload is at most \(Self.maxPayload) bytes")
+            }
+            return buffer
+        }
         do {
-            try await FileIO().writeFile(contents: request.body, path: upload.path, context: context)
+            try await FileIO().writeFile(contents: limited, path: upload.path, context: context)
         } catch {
             try? FileManager.default.removeItem(at: upload)
+            if let refusal = error as? UpdateServerError { throw refusal }
             throw UpdateServerError.badRequest("the upload did not complete: \(error)")
         }
         let library = server.library, now = server.clock()
@@ -91,6 +100,14 @@ struct UpdateAPI: Sendable {
             throw UpdateServerError.badRequest("\(what) name '\(name)' must be 1 to 64 letters, digits, '.', '_' or '-'")
         }
     }
+}
+
+/// Bytes of an upload so far.
+private final class ByteCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var total: Int64 = 0
+
+    func add(_ bytes: Int) -> Int64 { lock.withLock { total += Int64(bytes); return total } }
 }
 
 /// `POST /api/channels`.

@@ -88,7 +88,7 @@ public final class UpdateStore: Sendable {
                 VALUES ($1, $2, $3, $4, $5)
                 ON CONFLICT (name) DO UPDATE SET channel = $2, max_updates = $3, period_seconds = $4,
                     update_timeout_seconds = $5
-                """, [.text(group.name), .text(group.channel), group.policy.maxUpdates.map(SQLValue.integer) ?? .null,
+                """, [.text(group.name), .text(group.channel), SQLValue(group.policy.maxUpdates),
                       .integer(group.policy.periodSeconds), .integer(group.policy.updateTimeoutSeconds)])
         }
     }
@@ -172,8 +172,8 @@ public final class UpdateStore: Sendable {
                     INSERT INTO machine_events (machine_id, sequence, time, type, result, error_code, version, previous_version)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                     """, [.text(event.machineID), .integer(event.sequence), .integer(event.time), .integer(Int64(event.type)),
-                          .integer(Int64(event.result)), event.errorCode.map { .integer(Int64($0)) } ?? .null,
-                          .text(event.version), Self.optional(event.previousVersion)])
+                          .integer(Int64(event.result)), SQLValue(event.errorCode.map(Int64.init)),
+                          .text(event.version), SQLValue(event.previousVersion)])
             }
             if let reason = decision.haltReason, let group, group.haltedReason == nil {
                 try await sql.execute("UPDATE update_groups SET halted_reason = $2 WHERE name = $1",
@@ -199,8 +199,8 @@ public final class UpdateStore: Sendable {
         let values: [SQLValue] = [
             .text(instance.machineID), .text(instance.group), .text(instance.version), .text(instance.board),
             .text(instance.address), .integer(instance.status.rawValue), .integer(instance.lastCheck),
-            optional(instance.grantedVersion), instance.grantedAt.map(SQLValue.integer) ?? .null,
-            .integer(instance.updateInProgress ? 1 : 0), optional(instance.previousVersion), .integer(instance.eventCount),
+            SQLValue(instance.grantedVersion), SQLValue(instance.grantedAt),
+            .integer(instance.updateInProgress ? 1 : 0), SQLValue(instance.previousVersion), .integer(instance.eventCount),
         ]
         if existed {
             try await sql.execute("""
@@ -222,8 +222,6 @@ public final class UpdateStore: Sendable {
     }
 
     // MARK: rows
-
-    private static func optional(_ text: String?) -> SQLValue { text.map(SQLValue.text) ?? .null }
 
     private static func channel(_ row: SQLRow) throws -> Channel {
         var channel = Channel(name: try row.text("name"), publicKey: try row.text("public_key"))

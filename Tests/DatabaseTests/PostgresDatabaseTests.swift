@@ -1,4 +1,5 @@
 import Database
+import TestSupport
 import XCTest
 
 /// Connecting to PostgreSQL, and what a user sees when that fails: the database named, the

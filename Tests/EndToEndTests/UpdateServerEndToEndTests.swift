@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Omaha
 import Payload
+import TestSupport
 import XCTest
 
 /// `coresdk serve` as an operator runs it: the real binary, managed with `coresdk updates`, its
@@ -136,9 +137,7 @@ final class UpdateServerEndToEndTests: XCTestCase {
     }
 
     func testTwoServersOnOnePostgreSQLShareTheStateAndTheRolloutLimit() throws {
-        let cluster = try PostgresCluster()
-        defer { cluster.stop() }
-        let databaseURL = try cluster.database("updates")
+        let databaseURL = try PostgresTestCluster.shared.get().createDatabase()
         let data = scratch.appendingPathComponent("shared")
         let a = try Server(data: data, extra: ["--database", databaseURL])
         let b = try Server(data: data, extra: ["--database", databaseURL])
@@ -161,24 +160,4 @@ final class UpdateServerEndToEndTests: XCTestCase {
         let again = try Server(data: data, extra: ["--database", databaseURL])
         XCTAssertEqual(try statuses(again), recorded, "a killed server loses nothing")
     }
-}
-
-/// A throwaway PostgreSQL cluster (Debian's postgresql, scripts/postgres-test-cluster.sh).
-struct PostgresCluster {
-    let name: String, port: String, password: String
-    static let script = CoreSDKRunner.packageRoot.appendingPathComponent("scripts/postgres-test-cluster.sh").path
-
-    init() throws {
-        let started = try CoreSDKRunner.run(["bash", Self.script, "start", String(getpid())])
-        let fields = started.standardOutput.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        guard fields.count == 3 else { throw NSError(domain: "postgres", code: 1, userInfo: [NSLocalizedDescriptionKey: started.standardOutput]) }
-        (name, port, password) = (fields[0], fields[1], fields[2])
-    }
-
-    func database(_ database: String) throws -> String {
-        try CoreSDKRunner.run(["bash", Self.script, "createdb", name, database])
-        return "postgres://coresdk:\(password)@127.0.0.1:\(port)/\(database)"
-    }
-
-    func stop() { _ = try? CoreSDKRunner.run(["bash", Self.script, "stop", name]) }
 }

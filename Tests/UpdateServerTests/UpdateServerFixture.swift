@@ -40,6 +40,28 @@ final class UpdateServerFixture: @unchecked Sendable {
         payload = try Self.payload(version: "1.2.4", signedWith: privateKey, in: scratch)
     }
 
+    /// Runs `body` with a server on SQLite, then with one on a fresh PostgreSQL database (Debian's,
+    /// a throwaway cluster); a failure says which.
+    static func forEachStore(file: StaticString = #filePath, line: UInt = #line,
+                             _ body: (UpdateServerFixture) async throws -> Void) async {
+        let stores: [(String, () async throws -> (any SQLDatabase)?)] = [
+            ("SQLite", { nil }),
+            ("PostgreSQL", { try await PostgresDatabase(url: try PostgresTestCluster.shared.get().createDatabase()) }),
+        ]
+        for (name, open) in stores {
+            do {
+                let fixture = try await UpdateServerFixture(database: try await open())
+                do { try await body(fixture) } catch {
+                    try? await fixture.server.store.database.close()
+                    throw error
+                }
+                try await fixture.server.store.database.close()
+            } catch {
+                XCTFail("\(name): \(error)", file: file, line: line)
+            }
+        }
+    }
+
     /// A payload of a 2-block /usr and an os-release saying `version`.
     static func payload(version: String, signedWith key: URL, in scratch: Scratch, name: String? = nil) throws -> URL {
         let partition = scratch.path("usr-\(version).img")
