@@ -73,7 +73,11 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "The update server's URL (default $CORESDK_UPDATE_SERVER or http://127.0.0.1:8080).")
     var server: String = ProcessInfo.processInfo.environment["CORESDK_UPDATE_SERVER"] ?? "http://127.0.0.1:8080"
 
-    func client() throws -> UpdateServerClient { try UpdateServerClient(server: server) }
+    /// Runs `work` against the server and waits for its answer.
+    func call<T: Sendable>(_ work: @escaping @Sendable (UpdateServerClient) async throws -> T) throws -> T {
+        let client = try UpdateServerClient(server: server)
+        return try runBlocking { try await work(client) }
+    }
 }
 
 struct ChannelCommand: ParsableCommand {
@@ -93,8 +97,7 @@ struct ChannelCommand: ParsableCommand {
             do { pem = try String(contentsOfFile: publicKey, encoding: .utf8) } catch {
                 throw SupportError(file: publicKey, "cannot read the public key")
             }
-            let client = try server.client()
-            let channel = try runBlocking { [name] in try await client.createChannel(name: name, publicKey: pem) }
+            let channel = try server.call { [name] in try await $0.createChannel(name: name, publicKey: pem) }
             try format.print(channel, text: "channel \(channel.name) created")
         }
     }
@@ -105,8 +108,7 @@ struct ChannelCommand: ParsableCommand {
         @OptionGroup var format: OutputOptions
 
         func run() throws {
-            let client = try server.client()
-            let channels = try runBlocking { try await client.channels() }
+            let channels = try server.call { try await $0.channels() }
             try format.print(channels, text: channels.map { channel in
                 "\(channel.name)\t" + (channel.payload.map { "\($0.version)\t\($0.fileName)\t\($0.size) bytes" } ?? "(nothing published)")
             }.joined(separator: "\n"))
@@ -129,9 +131,8 @@ struct PublishCommand: ParsableCommand {
     func run() throws {
         let file = URL(fileURLWithPath: payload)
         guard FileManager.default.isReadableFile(atPath: file.path) else { throw SupportError(file: payload, "cannot read the payload") }
-        let client = try server.client()
-        let published = try runBlocking { [channel, name, version] in
-            try await client.publish(file, to: channel, name: name, version: version)
+        let published = try server.call { [channel, name, version] in
+            try await $0.publish(file, to: channel, name: name, version: version)
         }
         try format.print(published, text: "channel \(channel) offers \(published.version) (\(published.fileName), \(published.size) bytes)")
     }
@@ -154,9 +155,8 @@ struct GroupCommand: ParsableCommand {
         @OptionGroup var format: OutputOptions
 
         func run() throws {
-            let client = try server.client()
             let policy = RolloutPolicy(maxUpdates: maxUpdates, periodSeconds: period.value, updateTimeoutSeconds: timeout.value)
-            let group = try runBlocking { [name, channel] in try await client.setGroup(name, channel: channel, policy: policy) }
+            let group = try server.call { [name, channel] in try await $0.setGroup(name, channel: channel, policy: policy) }
             try format.print(group, text: GroupCommand.line(group))
         }
     }
@@ -167,8 +167,7 @@ struct GroupCommand: ParsableCommand {
         @OptionGroup var format: OutputOptions
 
         func run() throws {
-            let client = try server.client()
-            let groups = try runBlocking { try await client.groups() }
+            let groups = try server.call { try await $0.groups() }
             try format.print(groups, text: groups.map(GroupCommand.line).joined(separator: "\n"))
         }
     }
@@ -192,8 +191,7 @@ struct GroupCommand: ParsableCommand {
     }
 
     static func setPaused(_ name: String, _ paused: Bool, _ server: ServerOptions, _ format: OutputOptions) throws {
-        let client = try server.client()
-        let group = try runBlocking { try await client.setPaused(name, paused) }
+        let group = try server.call { try await $0.setPaused(name, paused) }
         try format.print(group, text: line(group))
     }
 
@@ -210,8 +208,7 @@ struct InstancesCommand: ParsableCommand {
     @OptionGroup var format: OutputOptions
 
     func run() throws {
-        let client = try server.client()
-        let instances = try runBlocking { [group] in try await client.instances(group: group) }
+        let instances = try server.call { [group] in try await $0.instances(group: group) }
         try format.print(instances, text: instances.map {
             "\($0.machineID)\t\($0.group)\t\($0.version)\t\($0.status.name)" + ($0.previousVersion.map { "\tfrom \($0)" } ?? "")
         }.joined(separator: "\n"))
@@ -226,8 +223,7 @@ struct EventsCommand: ParsableCommand {
     @OptionGroup var format: OutputOptions
 
     func run() throws {
-        let client = try server.client()
-        let events = try runBlocking { [machine, limit] in try await client.events(machineID: machine, limit: limit) }
+        let events = try server.call { [machine, limit] in try await $0.events(machineID: machine, limit: limit) }
         try format.print(events, text: events.map {
             "\($0.time)\t\($0.machineID)\t\($0.version)\tevent \($0.type)/\($0.result)" + ($0.errorCode.map { " error \($0)" } ?? "")
         }.joined(separator: "\n"))
