@@ -32,6 +32,7 @@ bench: setup
 	bash bench/inject.sh
 	bash bench/payload.sh
 	bash bench/cluster.sh
+	bash bench/update-server.sh
 
 clean:
 	rm -rf out/$(BOARD) out/cache

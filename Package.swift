@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries, each behind one Swift wrapper type.
@@ -23,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CBZip2", path: "Sources/CBZip2", providers: [.apt(["libbz2-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // Domain modules.
         .target(name: "Support", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -36,16 +39,29 @@ let package = Package(
         // and C only (no Foundation), so the in-image agent stays small.
         .target(name: "CloudConfig", dependencies: ["CYAML", "CZlib"]),
         .target(name: "Payload", dependencies: [
-            "Support", "CBZip2",
+            "Support", "CBZip2", "Omaha",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        // The Omaha v3 protocol (XML, requests, responses, versions): standard library only, shared by
+        // the update server and the in-image update engine.
+        .target(name: "Omaha"),
+        // One SQL interface over SQLite (embedded) and PostgreSQL (shared by several servers).
+        .target(name: "Database", dependencies: [
+            "CSQLite",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
+        // `coresdk serve`: Nebraska's job — channels, groups, instances, events, rollout policy.
+        .target(name: "UpdateServer", dependencies: [
+            "Omaha", "Database", "Payload", "Support",
+            .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .target(name: "ImageConfig", dependencies: ["Support", "Disk", "Boot", "Filesystems", "CloudConfig", "Payload"]),
         .target(name: "Build", dependencies: ["Support", "Archive", "Recipes", "Rootfs", "Filesystems", "Disk", "Boot"]),
 
         // The thin CLI.
         .executableTarget(name: "coresdk", dependencies: [
-            "Build", "Boot", "Recipes", "Disk", "Support", "CloudConfig", "ImageConfig", "Payload",
+            "Build", "Boot", "Recipes", "Disk", "Support", "CloudConfig", "ImageConfig", "Payload", "UpdateServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -54,6 +70,10 @@ let package = Package(
         // What several test targets share (scratch directories).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig"]),
+        .testTarget(name: "OmahaTests", dependencies: ["Omaha"]),
+        .testTarget(name: "DatabaseTests", dependencies: ["TestSupport", "Database"]),
+        .testTarget(name: "UpdateServerTests", dependencies: ["TestSupport", "UpdateServer", "Omaha", "Database", "Payload", "Support",
+                                                              .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "PayloadTests", dependencies: ["Payload", "Support"]),
         .testTarget(name: "ImageConfigTests", dependencies: ["ImageConfig", "Boot", "CloudConfig", "Disk", "Filesystems", "Support"]),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
@@ -64,6 +84,6 @@ let package = Package(
         .testTarget(name: "RootfsTests", dependencies: ["TestSupport", "Rootfs", "Support"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "Support"]),
         .testTarget(name: "BuildTests", dependencies: ["TestSupport", "Build", "Recipes", "Support"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Boot", "Disk", "Support"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Boot", "Disk", "Support", "Omaha", "Payload"]),
     ]
 )

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # Swift package's C libraries
-  libfdisk-dev libarchive-dev libblkid-dev libbz2-dev libyaml-dev zlib1g-dev pkg-config
+  libfdisk-dev libarchive-dev libblkid-dev libbz2-dev libyaml-dev zlib1g-dev libsqlite3-dev pkg-config
   # Debian packages into an image, rootless
   mmdebstrap uidmap
   # filesystems and disks, written as files
@@ -14,10 +14,13 @@ PACKAGES=(
   qemu-system-x86 ovmf openssh-client cpio zstd busybox-static
   # etcd 3.4: checks that cloud-config etcd drop-ins work with it; the discovery service in tests
   etcd-server etcd-client
-  # update payloads: a protobuf decoder that is not ours checks the format; bzip2 for the benchmark
+  # update payloads: a protobuf decoder that is not ours checks the format; bzip2, wrk and nginx for the benchmarks
+  wrk nginx
   protobuf-compiler bzip2
   # building source recipes (coreos-boot is a UEFI application: gnu-efi)
   build-essential make python3 gnu-efi
+  # the update server's shared store in tests (the embedded one is SQLite)
+  postgresql
   # the generated <prefix>_production_qemu.sh is checked with it
   shellcheck
 )

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Omaha
 
 /// What an update server needs to offer a payload: the facts and an Omaha v3 update-check response
 /// in the encodings update_engine reads (§5.4): `action@sha256` is base64 of the whole file's SHA-256,
@@ -52,35 +53,13 @@ public struct OmahaOffer: Sendable, Codable {
             .map { $0.dropFirst("VERSION_ID=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"'")) }
     }
 
+    /// The update-check response offering this payload, as a server sends it (§5.4).
     public var responseXML: String {
-        """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <response protocol="3.0" server="coresdk">
-          <daystart elapsed_seconds="0"></daystart>
-          <app appid="\(escaped(appid))" status="ok">
-            <ping status="ok"></ping>
-            <updatecheck status="ok">
-              <urls>
-                <url codebase="\(escaped(codebase))"></url>
-              </urls>
-              <manifest version="\(escaped(version))">
-                <packages>
-                  <package name="\(escaped(name))" hash="\(sha1Base64)" hash_sha256="\(sha256Hex)" size="\(size)" required="true"></package>
-                </packages>
-                <actions>
-                  <action event="postinstall" sha256="\(sha256Base64)" DisablePayloadBackoff="true"></action>
-                </actions>
-              </manifest>
-            </updatecheck>
-            <event status="ok"></event>
-          </app>
-        </response>
-
-        """
-    }
-
-    private func escaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
-            .replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        let update = OmahaUpdate(codebases: [codebase], version: version,
+                                 package: OmahaPackage(name: name, size: size, sha1Base64: sha1Base64, sha256Hex: sha256Hex),
+                                 sha256Base64: sha256Base64)
+        return OmahaResponse(server: "coresdk", apps: [
+            OmahaResponse.App(appID: appid, pingAcknowledged: true, eventsAcknowledged: 1, updateCheck: .update(update)),
+        ]).serialized()
     }
 }

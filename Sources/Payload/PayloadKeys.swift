@@ -42,19 +42,27 @@ public struct PayloadPrivateKey {
     }
 }
 
-public struct PayloadPublicKey {
+public struct PayloadPublicKey: Sendable {
     let key: _RSA.Signing.PublicKey
-    public let url: URL
+    /// Where the key came from (a file, an update server's channel), for messages.
+    public let origin: String
 
     public init(contentsOf url: URL) throws {
-        self.url = url
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw PayloadError(file: url.path, "cannot read the public key")
         }
-        do { key = try _RSA.Signing.PublicKey(pemRepresentation: text) } catch {
-            throw PayloadError(file: url.path, "not an RSA public key in PEM form")
+        try self.init(pem: text, origin: url.path)
+    }
+
+    public init(pem: String, origin: String) throws {
+        self.origin = origin
+        do { key = try _RSA.Signing.PublicKey(pemRepresentation: pem) } catch {
+            throw PayloadError(file: origin, "not an RSA public key in PEM form")
         }
     }
+
+    /// The key in PEM form, as `keys generate` writes it.
+    public var pem: String { key.pemRepresentation }
 
     func isValid(_ signature: [UInt8], for digest: SHA256Digest) -> Bool {
         key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: digest, padding: .insecurePKCS1v1_5)

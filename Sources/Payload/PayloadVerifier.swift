@@ -88,7 +88,7 @@ public struct PayloadVerifier {
             let candidates = index == 0 ? signatures.signatures.filter { $0.version == 2 }.prefix(1).map(\.data)
                                         : signatures.signatures.map(\.data)
             guard candidates.contains(where: { key.isValid($0, for: digest) }) else {
-                throw PayloadError(file: path, key: key.url.path, "the signature does not verify with \(key.url.path) (wrong key, or the payload was changed)")
+                throw PayloadError(file: path, key: key.origin, "the signature does not verify with \(key.origin) (wrong key, or the payload was changed)")
             }
         }
         return Report(partitionSize: partitionInfo.size, operations: ordered.count, procedures: procedures,
@@ -155,7 +155,7 @@ public struct PayloadVerifier {
         }
         let digest = try payload.sha256(ofFirst: signedLength)
         for key in publicKeys where !signatures.contains(where: { key.isValid($0, for: digest) }) {
-            throw PayloadError(key: key.url.path, "no signature verifies with \(key.url.path) for this payload")
+            throw PayloadError(key: key.origin, "no signature verifies with \(key.origin) for this payload")
         }
         try AtomicFile.produce(url) { temporary in
             try Command.run(["cp", url.path, temporary.path])

@@ -8,7 +8,7 @@ struct CoreSDK: ParsableCommand {
         commandName: "coresdk",
         abstract: "Build, configure and update CoreOS-style Linux images.",
         subcommands: [BuildCommand.self, ValidateCommand.self, InjectCommand.self, PayloadCommand.self, KeysCommand.self,
-                      QemuCommand.self])
+                      QemuCommand.self, ServeCommand.self, UpdatesCommand.self])
 
     /// Every command's failure ends here and is printed one way: its `ErrorDetails` as text on
     /// stderr and, when the command line has `--json`, as `{"error": {...}}` on stdout. Exit status
