@@ -46,6 +46,9 @@ let package = Package(
         // The Omaha v3 protocol (XML, requests, responses, versions): standard library only, shared by
         // the update server and the in-image update engine.
         .target(name: "Omaha"),
+        // The in-image update engine's logic: what it reads, when it checks, what it reports.
+        // Standard library only, like the cloud-config agent.
+        .target(name: "UpdateAgent", dependencies: ["Omaha"]),
         // One SQL interface over SQLite (embedded) and PostgreSQL (shared by several servers).
         .target(name: "Database", dependencies: [
             "CSQLite",
@@ -71,6 +74,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig"]),
         .testTarget(name: "OmahaTests", dependencies: ["Omaha"]),
+        .testTarget(name: "UpdateAgentTests", dependencies: ["UpdateAgent"]),
         .testTarget(name: "DatabaseTests", dependencies: ["TestSupport", "Database"]),
         .testTarget(name: "UpdateServerTests", dependencies: ["TestSupport", "UpdateServer", "Omaha", "Database", "Payload", "Support",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),
