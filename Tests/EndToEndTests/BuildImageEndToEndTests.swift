@@ -209,10 +209,11 @@ final class BuildImageEndToEndTests: XCTestCase {
         XCTAssertEqual(warm.status, 0, warm.standardError)
         let report = try JSONSerialization.jsonObject(with: Data(warm.standardOutput.utf8)) as! [String: Any]
         let cache = report["cache"] as! [String: [String]]
+        // Every stage comes from the cache; how fast that is, is bench/build-image.sh's to say
+        // (a timed assertion fails on a busier machine, not on a broken cache).
         XCTAssertEqual(cache["misses"], [])
         XCTAssertTrue(cache["hits"]!.contains("debian") && cache["hits"]!.contains("disk"))
-        XCTAssertLessThanOrEqual(warm.seconds, build.seconds * 0.10,
-                                 "warm build \(warm.seconds) s vs cold \(build.seconds) s")
+        print("build: warm \(warm.seconds) s, cold \(build.seconds) s")
         let rawDisk = { (report: [String: Any]) in
             (report["files"] as! [[String: Any]]).first { $0["role"] as? String == "raw-disk" }!["sha256"] as? String
         }

@@ -97,13 +97,11 @@ final class XMLReaderTests: XCTestCase {
             bomb += " <!ENTITY lol\(level) \"" + String(repeating: "&lol\(level == 1 ? "" : String(level - 1));", count: 10) + "\">\n"
         }
         bomb += "]>\n<lolz>" + String(repeating: "&lol9;", count: 100_000) + "</lolz>\n"
-        let clock = ContinuousClock()
-        var error: XMLError?
-        let elapsed = clock.measure { error = rejection(bomb) }
+        // Refused where the DTD starts: nothing after it, entities included, is ever expanded.
+        let error = rejection(bomb)
         XCTAssertEqual(error?.line, 2)
         XCTAssertEqual(error?.column, 1)
         XCTAssertTrue(error?.message.contains("DOCTYPE") == true)
-        XCTAssertLessThan(elapsed, .seconds(1))
         // The same references without their DTD name entities that do not exist.
         XCTAssertEqual(rejection("<lolz>" + String(repeating: "&lol9;", count: 100_000) + "</lolz>")?.message,
                        "unknown entity &lol9;: only &lt; &gt; &amp; &quot; &apos; and &#N; exist without a DTD")

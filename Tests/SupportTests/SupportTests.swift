@@ -92,12 +92,13 @@ final class BuildClockTests: XCTestCase {
 
 final class ParallelTests: XCTestCase {
     func testBothResultsComeBackAndRunConcurrently() throws {
-        let start = Date()
-        let (a, b) = try inParallel({ () -> Int in usleep(300_000); return 1 },
-                                    { () -> String in usleep(300_000); return "two" })
-        XCTAssertEqual(a, 1)
-        XCTAssertEqual(b, "two")
-        XCTAssertLessThan(Date().timeIntervalSince(start), 0.55)
+        // Each side waits for the other to have started: run one after the other, the first
+        // would wait in vain.
+        let aStarted = DispatchSemaphore(value: 0), bStarted = DispatchSemaphore(value: 0)
+        let (a, b) = try inParallel({ () -> Bool in aStarted.signal(); return bStarted.wait(timeout: .now() + 30) == .success },
+                                    { () -> Bool in bStarted.signal(); return aStarted.wait(timeout: .now() + 30) == .success })
+        XCTAssertTrue(a, "the first saw the second running")
+        XCTAssertTrue(b, "the second saw the first running")
     }
 
     func testAFailureOnEitherSideIsThrown() {
