@@ -19,7 +19,7 @@ public struct UpdateServerClient: Sendable {
     public func channels() async throws -> [Channel] { try await call("GET", "api/channels") }
 
     public func createChannel(name: String, publicKey: String) async throws -> Channel {
-        try await call("POST", "api/channels", json: NewChannel(name: name, publicKey: publicKey))
+        try await call("POST", "api/channels", json: try JSONEncoder().encode(NewChannel(name: name, publicKey: publicKey)))
     }
 
     public func publish(_ payload: URL, to channel: String, name: String?, version: String?) async throws -> PublishedPayload {
@@ -32,8 +32,9 @@ public struct UpdateServerClient: Sendable {
 
     public func setGroup(_ name: String, channel: String, policy: RolloutPolicy) async throws -> UpdateGroup {
         try await call("PUT", "api/groups/\(try Self.segment(name))",
-                       json: GroupSettings(channel: channel, maxUpdates: policy.maxUpdates, periodSeconds: policy.periodSeconds,
-                                           updateTimeoutSeconds: policy.updateTimeoutSeconds))
+                       json: try JSONEncoder().encode(GroupSettings(channel: channel, maxUpdates: policy.maxUpdates,
+                                                                    periodSeconds: policy.periodSeconds,
+                                                                    updateTimeoutSeconds: policy.updateTimeoutSeconds)))
     }
 
     public func setPaused(_ name: String, _ paused: Bool) async throws -> UpdateGroup {
@@ -60,7 +61,7 @@ public struct UpdateServerClient: Sendable {
     }
 
     private func call<T: Decodable>(_ method: String, _ path: String, query: [URLQueryItem] = [],
-                                    json: (some Encodable)? = Optional<String>.none, file: URL? = nil) async throws -> T {
+                                    json: Data? = nil, file: URL? = nil) async throws -> T {
         var components = URLComponents(url: base.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
         if !query.isEmpty { components.queryItems = query }
         var request = URLRequest(url: components.url!)
@@ -68,7 +69,7 @@ public struct UpdateServerClient: Sendable {
         request.timeoutInterval = file == nil ? 60 : 3600
         if let json {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONEncoder().encode(json)
+            request.httpBody = json
         }
         let (data, response) = try await send(request, file: file)
         guard let http = response as? HTTPURLResponse else { throw SupportError("\(base): no HTTP answer") }

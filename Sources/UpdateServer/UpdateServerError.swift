@@ -1,7 +1,5 @@
-import Support
-
 /// A request the server refuses, with the HTTP status the JSON API answers it with.
-public enum UpdateServerError: Error, CustomStringConvertible, ReportableError {
+public enum UpdateServerError: Error, CustomStringConvertible {
     case badRequest(String)
     case notFound(String)
     case conflict(String)
@@ -12,8 +10,6 @@ public enum UpdateServerError: Error, CustomStringConvertible, ReportableError {
         case .badRequest(let message), .notFound(let message), .conflict(let message), .tooLarge(let message): message
         }
     }
-
-    public var details: ErrorDetails { ErrorDetails(message: description) }
 
     public var httpStatus: Int {
         switch self {

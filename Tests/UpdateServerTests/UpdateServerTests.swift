@@ -59,23 +59,24 @@ final class UpdateServerTests: XCTestCase {
     }
 
     func testAPayloadThatDoesNotVerifyWithTheChannelsKeyIsRefusedAndNothingIsKept() async throws {
-        let fixture = try await UpdateServerFixture()
-        let foreign = try UpdateServerFixture.payload(version: "6.6.6", signedWith: fixture.otherPrivateKey, in: fixture.scratch)
-        try await fixture.live { client in
-            _ = try await client.setUpStable(fixture)
-            let refusal: APIError = try await client.api(.post, "/api/channels/stable/payloads?name=evil.gz",
-                                                          body: try Data(contentsOf: foreign), expect: .badRequest)
-            XCTAssertTrue(refusal.error.message.contains("does not verify"), refusal.error.message)
-            let channels: [Channel] = try await client.api(.get, "/api/channels")
-            XCTAssertEqual(channels.first?.payload?.version, "1.2.4", "the channel still offers what it offered")
-            let garbage: APIError = try await client.api(.post, "/api/channels/stable/payloads", body: Data("not a payload".utf8),
-                                                          expect: .badRequest)
-            XCTAssertFalse(garbage.error.message.isEmpty)
+        await UpdateServerFixture.forEachStore { fixture in
+            let foreign = try UpdateServerFixture.payload(version: "6.6.6", signedWith: fixture.otherPrivateKey, in: fixture.scratch)
+            try await fixture.live { client in
+                _ = try await client.setUpStable(fixture)
+                let refusal: APIError = try await client.api(.post, "/api/channels/stable/payloads?name=evil.gz",
+                                                              body: try Data(contentsOf: foreign), expect: .badRequest)
+                XCTAssertTrue(refusal.error.message.contains("does not verify"), refusal.error.message)
+                let channels: [Channel] = try await client.api(.get, "/api/channels")
+                XCTAssertEqual(channels.first?.payload?.version, "1.2.4", "the channel still offers what it offered")
+                let garbage: APIError = try await client.api(.post, "/api/channels/stable/payloads", body: Data("not a payload".utf8),
+                                                              expect: .badRequest)
+                XCTAssertTrue(garbage.error.message.contains("not an update payload"), garbage.error.message)
+            }
+            let incoming = try FileManager.default.contentsOfDirectory(atPath: fixture.scratch.path("server/incoming").path)
+            XCTAssertEqual(incoming, [], "refused uploads are removed")
+            let stored = try FileManager.default.contentsOfDirectory(atPath: fixture.scratch.path("server/payloads").path)
+            XCTAssertEqual(stored.count, 1, "only the good payload is stored")
         }
-        let incoming = try FileManager.default.contentsOfDirectory(atPath: fixture.scratch.path("server/incoming").path)
-        XCTAssertEqual(incoming, [], "refused uploads are removed")
-        let stored = try FileManager.default.contentsOfDirectory(atPath: fixture.scratch.path("server/payloads").path)
-        XCTAssertEqual(stored.count, 1, "only the good payload is stored")
     }
 
     func testARollbackHaltsTheGroupUntilItIsResumed() async throws {
