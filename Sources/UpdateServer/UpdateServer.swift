@@ -149,7 +149,8 @@ public struct UpdateServer: Sendable {
     func payload(_ request: Request, _ context: UpdateRequestContext, body: Bool) async throws -> Response {
         guard let sha = context.parameters.get("sha256"), let name = context.parameters.get("name"),
               let file = library.file(sha256Hex: sha, name: name),
-              let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue
+              let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue,
+              size > 0  // only verified payloads are stored; an empty file is not one
         else { return Self.text(.notFound, "no such payload\n") }
         var headers: HTTPFields = [.acceptRanges: "bytes", .contentType: "application/octet-stream"]
         var range = 0...(size - 1)
@@ -163,7 +164,7 @@ public struct UpdateServer: Sendable {
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
         }
         headers[.contentLength] = String(range.count)
-        guard body, size > 0 else { return Response(status: status, headers: headers) }
+        guard body else { return Response(status: status, headers: headers) }
         let contents = try await FileIO().loadFile(path: file.path, range: range, context: context)
         return Response(status: status, headers: headers, body: contents)
     }

@@ -54,6 +54,11 @@ final class UpdateServerTests: XCTestCase {
                 let instances: [Instance] = try await client.api(.get, "/api/instances?group=stable")
                 XCTAssertEqual(instances.map(\.status), [.granted])
                 XCTAssertEqual(instances.first?.address, "127.0.0.1")
+
+                // A stored file emptied behind the server's back is not served (nor a crash).
+                let stored = fixture.scratch.path("server/\(published.directory)\(update.package.name)")
+                try Data().write(to: stored)
+                try await client.execute(uri: url.path, method: .get) { XCTAssertEqual($0.status, .notFound) }
             }
         }
     }
