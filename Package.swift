@@ -25,12 +25,15 @@ let package = Package(
         .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CBZip2", path: "Sources/CBZip2", providers: [.apt(["libbz2-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLibcrypto", path: "Sources/CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // Domain modules.
         .target(name: "Support", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Recipes", dependencies: ["Support", "Yams"]),
-        .target(name: "Disk", dependencies: ["Support", "CFdisk"]),
+        // The A/B slots, their GPT bits and boot files: standard library only, shared with the agents.
+        .target(name: "SlotLayout"),
+        .target(name: "Disk", dependencies: ["Support", "SlotLayout", "CFdisk"]),
         .target(name: "Filesystems", dependencies: ["Support"]),
         .target(name: "Archive", dependencies: ["Support", "CArchive"]),
         .target(name: "Rootfs", dependencies: ["Support", "Recipes", "Archive"]),
@@ -38,17 +41,17 @@ let package = Package(
         // Parses, validates and applies cloud-config on the host and in the image: standard library
         // and C only (no Foundation), so the in-image agent stays small.
         .target(name: "CloudConfig", dependencies: ["CYAML", "CZlib"]),
-        .target(name: "Payload", dependencies: [
-            "Support", "CBZip2", "Omaha",
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "_CryptoExtras", package: "swift-crypto"),
-        ]),
+        // Update payloads read, verified and installed (libcrypto, libbz2, no Foundation): the one
+        // installer of `coresdk payload apply` and the in-image update engine.
+        .target(name: "Payload", dependencies: ["SlotLayout", "CBZip2", "CLibcrypto"]),
+        // Making, signing and offering payloads, on the host.
+        .target(name: "PayloadGeneration", dependencies: ["Payload", "Omaha", "Support"]),
         // The Omaha v3 protocol (XML, requests, responses, versions): standard library only, shared by
         // the update server and the in-image update engine.
         .target(name: "Omaha"),
         // The in-image update engine's logic: what it reads, when it checks, what it reports.
         // Standard library only, like the cloud-config agent.
-        .target(name: "UpdateAgent", dependencies: ["Omaha"]),
+        .target(name: "UpdateAgent", dependencies: ["Omaha", "Payload", "SlotLayout"]),
         // One SQL interface over SQLite (embedded) and PostgreSQL (shared by several servers).
         .target(name: "Database", dependencies: [
             "CSQLite",
@@ -56,15 +59,15 @@ let package = Package(
         ]),
         // `coresdk serve`: Nebraska's job — channels, groups, instances, events, rollout policy.
         .target(name: "UpdateServer", dependencies: [
-            "Omaha", "Database", "Payload", "Support",
+            "Omaha", "Database", "Payload", "PayloadGeneration", "Support",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
-        .target(name: "ImageConfig", dependencies: ["Support", "Disk", "Boot", "Filesystems", "CloudConfig", "Payload"]),
+        .target(name: "ImageConfig", dependencies: ["Support", "Disk", "Boot", "Filesystems", "CloudConfig", "Payload", "PayloadGeneration"]),
         .target(name: "Build", dependencies: ["Support", "Archive", "Recipes", "Rootfs", "Filesystems", "Disk", "Boot"]),
 
         // The thin CLI.
         .executableTarget(name: "coresdk", dependencies: [
-            "Build", "Boot", "Recipes", "Disk", "Support", "CloudConfig", "ImageConfig", "Payload", "UpdateServer",
+            "Build", "Boot", "Recipes", "Disk", "Support", "CloudConfig", "ImageConfig", "Payload", "PayloadGeneration", "UpdateServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -76,9 +79,9 @@ let package = Package(
         .testTarget(name: "OmahaTests", dependencies: ["Omaha"]),
         .testTarget(name: "UpdateAgentTests", dependencies: ["UpdateAgent"]),
         .testTarget(name: "DatabaseTests", dependencies: ["TestSupport", "Database"]),
-        .testTarget(name: "UpdateServerTests", dependencies: ["TestSupport", "UpdateServer", "Omaha", "Database", "Payload", "Support",
+        .testTarget(name: "UpdateServerTests", dependencies: ["TestSupport", "UpdateServer", "Omaha", "Database", "Payload", "PayloadGeneration", "Support",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "PayloadTests", dependencies: ["Payload", "Support"]),
+        .testTarget(name: "PayloadTests", dependencies: ["Payload", "PayloadGeneration", "Support"]),
         .testTarget(name: "ImageConfigTests", dependencies: ["ImageConfig", "Boot", "CloudConfig", "Disk", "Filesystems", "Support"]),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
@@ -88,6 +91,6 @@ let package = Package(
         .testTarget(name: "RootfsTests", dependencies: ["TestSupport", "Rootfs", "Support"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "Support"]),
         .testTarget(name: "BuildTests", dependencies: ["TestSupport", "Build", "Recipes", "Support"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Boot", "Disk", "Support", "Omaha", "Payload"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Boot", "Disk", "Support", "Omaha", "Payload", "PayloadGeneration"]),
     ]
 )

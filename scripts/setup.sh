@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # Swift package's C libraries
-  libfdisk-dev libarchive-dev libblkid-dev libbz2-dev libyaml-dev zlib1g-dev libsqlite3-dev pkg-config
+  libfdisk-dev libarchive-dev libblkid-dev libbz2-dev libyaml-dev zlib1g-dev libsqlite3-dev libssl-dev pkg-config
   # Debian packages into an image, rootless
   mmdebstrap uidmap
   # filesystems and disks, written as files

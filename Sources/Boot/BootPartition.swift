@@ -1,27 +1,12 @@
 import Disk
+@_exported import SlotLayout
 import Foundation
 import Support
-
-/// A slot's boot files on the ESP, where coreos-boot reads them: USR-A boots `/coreos/vmlinuz-a` with
-/// `/coreos/initrd-a` and the kernel command line in `/coreos/cmdline-a`, USR-B the `-b` files.
-public struct SlotBootFiles: Sendable, Equatable {
-    public enum File: String, Sendable, CaseIterable {
-        case kernel = "vmlinuz", initramfs = "initrd", commandLine = "cmdline"
-    }
-
-    public let slot: UsrSlot
-
-    public init(_ slot: UsrSlot) { self.slot = slot }
-
-    /// The file's path in the ESP, relative to its root: `coreos/vmlinuz-a`.
-    public func path(_ file: File) -> String { "\(BootPartition.directory)/\(file.rawValue)-\(slot.rawValue)" }
-}
 
 /// The ESP's contents, as coreos-boot (the UEFI bootloader) expects them: itself at the removable
 /// media path, and per slot a kernel, an initramfs and the kernel command line in `/coreos/`.
 public enum BootPartition {
-    /// The ESP directory of the slot files; fixed, because the bootloader looks there.
-    public static let directory = "coreos"
+    public static let directory = SlotBootFiles.directory
     public static let bootloaderPath = "EFI/BOOT/BOOTX64.EFI"
     /// Where the coreos-boot recipe installs the bootloader inside the image.
     public static let bootloaderInImage = "usr/lib/coreos-boot/bootx64.efi"

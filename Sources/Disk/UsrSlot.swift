@@ -1,20 +1,6 @@
 import Foundation
+@_exported import SlotLayout
 import Support
-
-/// One of the two /usr slots. coreos-boot, the initramfs and the updater find a slot by its GPT name
-/// (USR-A, USR-B) and the USR partition type; the letter names the slot's boot files on the ESP.
-public enum UsrSlot: String, Sendable, CaseIterable, Codable {
-    case a, b
-
-    /// The GPT name (PARTLABEL) of the slot's partition.
-    public var label: String { "USR-\(rawValue.uppercased())" }
-    public var other: UsrSlot { self == .a ? .b : .a }
-
-    public init?(label: String) {
-        guard let slot = Self.allCases.first(where: { $0.label == label }) else { return nil }
-        self = slot
-    }
-}
 
 /// The two USR partitions of a disk's GPT, and which one boots next.
 public struct UsrSlots: Sendable, Equatable {

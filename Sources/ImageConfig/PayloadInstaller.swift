@@ -2,10 +2,11 @@ import Boot
 import Disk
 import Foundation
 import Payload
+import PayloadGeneration
 import Support
 
 /// The A/B pieces of a coresdk image: its two USR slots and the ESP that holds their boot files.
-struct SlotLayout {
+struct ImageSlots {
     let usr: UsrSlots
     let esp: GPTEntry
 
@@ -18,23 +19,12 @@ struct SlotLayout {
     }
 }
 
-extension SlotBootFiles.File {
-    /// The payload's install procedure that carries this file.
-    var procedure: InstallProcedure.Kind {
-        switch self {
-        case .kernel: .kernel
-        case .initramfs: .initrd
-        case .commandLine: .commandLine
-        }
-    }
-}
-
 /// What `coresdk payload generate` takes from a built image: the USR-A partition, its boot files and
 /// its os-release.
 public enum UpdateSource {
     public static func extract(from image: URL, into scratch: URL) throws -> (partition: URL, bootFiles: [(kind: InstallProcedure.Kind, contents: [UInt8])]) {
         let disk = try DiskImage(image)
-        let slots = try SlotLayout(try disk.readGPT(), image: image)
+        let slots = try ImageSlots(try disk.readGPT(), image: image)
         let slot = slots.usr.a
         let partition = scratch.appendingPathComponent("usr.img")
         try disk.copy(count: slot.byteCount, at: slot.byteOffset, to: partition)
@@ -71,63 +61,61 @@ public struct InstallResult: Sendable, Codable {
     public var successful: Bool
 }
 
-/// Installs a verified payload into the image's inactive USR slot as CoreOS's update_engine and
-/// postinstall did: the partition, then that slot's boot files on the ESP and its gptprio bits
-/// (successful 0, tries 1, highest priority) in one journaled step. The active slot is not touched;
-/// until that last step the image boots as before.
-public struct PayloadInstaller {
-    public let image: URL
+/// Installs a payload into an image file's inactive USR slot with the installer the update engine
+/// uses on a live disk. The partition is assembled in a scratch file and copied into the image; the
+/// slot's boot files (mcopy into a copy of the ESP) and its gptprio bits (libfdisk on a stand-in
+/// GPT) then go in as one journaled write, so an interrupted apply is rolled back by the next one.
+public struct ImageInstallTarget: InstallTarget {
+    public let disk: DiskImage
+    private let slots: ImageSlots
+    private let scratch: URL
+    private let partition: URL
+    private let partitionFile: SystemFile
 
-    public init(image: URL) { self.image = image }
-
-    public func install(payload url: URL, publicKeys: [PayloadPublicKey]) throws -> InstallResult {
-        guard !publicKeys.isEmpty else { throw SupportError("a payload is applied only after its signature is verified: pass --public-key") }
-        // The partition's own hash is checked below while it is rebuilt, before anything is written.
-        let verifier = try PayloadVerifier(url)
-        try verifier.verify(publicKeys: publicKeys, rebuildingPartition: false)
-        let manifest = verifier.payload.manifest
-
-        let disk = try DiskImage(image)
-        let journal = WriteJournal(image: disk)
-        try journal.rollBackInterruptedWrite()
-        let slots = try SlotLayout(try disk.readGPT(), image: image)
-        guard let active = slots.usr.next else { throw SupportError(file: image.path, "no USR slot is bootable") }
-        let targetSlot = active.other
-        let target = slots.usr[targetSlot]
-        guard let partitionInfo = manifest.newPartitionInfo, partitionInfo.size <= target.byteCount else {
-            throw SupportError(file: url.path, "the new /usr (\(manifest.newPartitionInfo?.size ?? 0) bytes) does not fit \(target.name) (\(target.byteCount) bytes)")
-        }
-
+    /// Installs `payload` into `image`.
+    public static func apply(payload url: URL, to image: URL, publicKeys: [PayloadPublicKey]) throws -> InstallResult {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("coresdk-apply-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
+        let target = try ImageInstallTarget(image: image, scratch: scratch)
+        let installed = try PayloadInstaller(payload: try PayloadFile(url), publicKeys: publicKeys).install(into: target)
+        let entry = target.slots.usr[installed.slot]
+        return InstallResult(image: target.disk.url.path, slot: entry.name, partition: entry.number, version: installed.version,
+                             priority: Int(installed.attributes.priority), tries: Int(installed.attributes.tries),
+                             successful: installed.attributes.successful)
+    }
 
-        // 1. The inactive slot's partition (nothing boots from it yet).
-        let partition = scratch.appendingPathComponent("usr.img")
-        _ = FileManager.default.createFile(atPath: partition.path, contents: nil)
-        let writer = try FileHandle(forWritingTo: partition)
-        try writer.truncate(atOffset: partitionInfo.size)
-        try verifier.rebuild(manifest.partitionOperations, expected: partitionInfo, what: "the partition") { piece in
-            guard piece.bytes.contains(where: { $0 != 0 }) else { return }
-            let length = Int(min(UInt64(piece.bytes.count), partitionInfo.size - piece.offset))
-            try writer.seek(toOffset: piece.offset)
-            try writer.write(contentsOf: Data(piece.bytes.prefix(length)))
+    init(image: URL, scratch: URL) throws {
+        disk = try DiskImage(image)
+        try WriteJournal(image: disk).rollBackInterruptedWrite()
+        slots = try ImageSlots(try disk.readGPT(), image: image)
+        self.scratch = scratch
+        partition = scratch.appendingPathComponent("usr.img")
+        partitionFile = try SystemFile(partition.path, .create(mode: 0o600))
+    }
+
+    public func inactiveSlot() throws -> (slot: UsrSlot, capacity: UInt64, attributes: [UsrSlot: GPTPartitionAttributes]) {
+        guard let active = slots.usr.next else { throw SupportError(file: disk.url.path, "no USR slot is bootable") }
+        return (active.other, slots.usr[active.other].byteCount, [.a: slots.usr.a.attributes, .b: slots.usr.b.attributes])
+    }
+
+    public func writeUsr(_ bytes: [UInt8], at offset: UInt64) throws {
+        if bytes.contains(where: { $0 != 0 }) {
+            try partitionFile.write(bytes, at: offset)
+        } else if try partitionFile.size < offset + UInt64(bytes.count) {
+            // Zeros need no write: growing the sparse scratch file covers them.
+            try partitionFile.truncate(to: offset + UInt64(bytes.count))
         }
-        try writer.close()
-        try disk.write(contentsOf: partition, at: target.byteOffset)
+    }
+
+    public func finishUsr() throws {
+        try disk.write(contentsOf: partition, at: try slotEntry().byteOffset)
         try disk.synchronize()
+    }
 
-        // 2. Boot files and gptprio bits, together.
-        var bootFiles: [(file: SlotBootFiles.File, bytes: [UInt8])] = []
-        for procedure in manifest.procedures {
-            guard let file = SlotBootFiles.File.allCases.first(where: { $0.procedure == procedure.type }),
-                  let info = procedure.newInfo else { continue }
-            var bytes: [UInt8] = []
-            try verifier.rebuild(procedure.operations, expected: info, what: file.rawValue) { bytes += $0.bytes }
-            bootFiles.append((file, Array(bytes.prefix(Int(info.size)))))
-        }
-        guard bootFiles.contains(where: { $0.file == .kernel }) else { throw SupportError(file: url.path, "no KERNEL procedure") }
-        let targetFiles = SlotBootFiles(targetSlot)
+    public func activate(_ slot: UsrSlot, bootFiles: [(file: SlotBootFiles.File, bytes: [UInt8])],
+                         attributes: GPTPartitionAttributes) throws {
+        let targetFiles = SlotBootFiles(slot)
         let edit = RangeEdit(disk: disk, scratch: scratch)
         let espChanges = try edit.edit(offset: slots.esp.byteOffset, size: slots.esp.byteCount, name: "esp") { esp in
             for (file, bytes) in bootFiles {
@@ -137,18 +125,15 @@ public struct PayloadInstaller {
                                 environment: ["MTOOLS_SKIP_CHECK": "1"])
             }
         }
-        let priority = UInt8(min(15, Int(max(slots.usr.a.attributes.priority, slots.usr.b.attributes.priority)) + 1))
-        var attributes = target.attributes
+        let number = slots.usr[slot].number
         let gptChanges = try edit.editGPT { standIn in
-            attributes = try FdiskContext.updateAttributes(in: standIn, partition: target.number) {
-                $0.priority = priority
-                $0.tries = 1
-                $0.successful = false
-            }
+            _ = try FdiskContext.updateAttributes(in: standIn, partition: number) { $0 = attributes }
         }
-        try journal.apply(espChanges + gptChanges)
-        return InstallResult(image: disk.url.path, slot: target.name, partition: target.number,
-                             version: OmahaOffer.version(in: verifier.payload), priority: Int(attributes.priority),
-                             tries: Int(attributes.tries), successful: attributes.successful)
+        try WriteJournal(image: disk).apply(espChanges + gptChanges)
+    }
+
+    private func slotEntry() throws -> GPTEntry {
+        let (slot, _, _) = try inactiveSlot()
+        return slots.usr[slot]
     }
 }

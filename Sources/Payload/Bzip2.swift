@@ -1,10 +1,9 @@
 import CBZip2
-import Foundation
 
 /// bzip2 through libbz2, as update_engine's generator and client use it: one stream per blob.
-enum Bzip2 {
+public enum Bzip2 {
     /// Level 9 (900 KB blocks), workFactor 0: what delta_generator passes.
-    static func compress(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
+    public static func compress(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
         guard input.count <= Int(UInt32.max) else { throw Bzip2Error.inputTooLarge(input.count) }
         // bzip2's documented bound: 1% + 600 bytes more than the input.
         var capacity = UInt32(input.count + input.count / 100 + 600)
@@ -21,7 +20,8 @@ enum Bzip2 {
 
     /// Decompresses exactly one bzip2 stream into at most `limit` bytes — what the manifest says
     /// the operation writes — so a damaged or hostile payload cannot make the reader allocate more.
-    static func decompress(_ input: some ContiguousBytes, limit: Int) throws -> [UInt8] {
+    public static func decompress(_ input: some Collection<UInt8>, limit: Int) throws -> [UInt8] {
+        let input = Array(input)
         let limit = max(0, min(limit, Int.max - 1))
         var stream = bz_stream()
         let status = BZ2_bzDecompressInit(&stream, 0, 0)
@@ -73,7 +73,7 @@ enum Bzip2 {
 }
 
 /// Why bzip2 data could not be made or read; the text completes "the data ...".
-enum Bzip2Error: Error, Equatable, CustomStringConvertible {
+public enum Bzip2Error: Error, Equatable, CustomStringConvertible {
     case notBzip2
     /// A block's data or CRC is wrong, found after reading this many bytes.
     case corrupt(after: Int)
@@ -85,7 +85,7 @@ enum Bzip2Error: Error, Equatable, CustomStringConvertible {
     case inputTooLarge(Int)
     case library(Int32, String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .notBzip2: return "is not bzip2 (no BZh header)"
         case .corrupt(let offset): return "is corrupt: a bzip2 block's data or CRC is wrong (found \(offset) bytes in)"

@@ -1,7 +1,3 @@
-import Crypto
-import Support
-import Foundation
-
 /// Checks a payload the way update_engine consumes it (§1.1, §3.4): header and manifest, blob order
 /// with no gaps, every operation's hash, the rebuilt partition's and boot files' sizes and hashes,
 /// the file size, and the signature.
@@ -16,13 +12,15 @@ public struct PayloadVerifier {
 
     public let payload: PayloadFile
 
-    public init(_ url: URL) throws { payload = try PayloadFile(url) }
+    public init(path: String) throws { payload = try PayloadFile(path: path) }
+
+    public init(_ payload: PayloadFile) { self.payload = payload }
 
     /// The digest signers sign: SHA-256 of everything before the Signatures blob.
-    public func digestToSign() throws -> SHA256Digest {
-        guard let length = payload.signedLength else { throw PayloadError(file: payload.url.path, "the manifest has no signatures_offset") }
-        guard payload.fileSize >= length else { throw PayloadError(file: payload.url.path, "truncated before its signatures") }
-        return try payload.sha256(ofFirst: length)
+    public func digestToSign() throws -> [UInt8] {
+        guard let length = payload.signedLength else { throw PayloadError(file: payload.path, "the manifest has no signatures_offset") }
+        guard payload.fileSize >= length else { throw PayloadError(file: payload.path, "truncated before its signatures") }
+        return try payload.digest(ofFirst: length)
     }
 
     /// Verifies everything; with `publicKeys`, the version-2 signature (the one clients check) must
@@ -32,7 +30,7 @@ public struct PayloadVerifier {
     public func verify(publicKeys: [PayloadPublicKey], requireSignature: Bool = true,
                        rebuildingPartition: Bool = true) throws -> Report {
         let manifest = payload.manifest
-        let path = payload.url.path
+        let path = payload.path
         guard manifest.blockSize == UInt32(PayloadFormat.blockSize) else {
             throw PayloadError(file: path, "block size \(manifest.blockSize); only 4096 is supported")
         }
@@ -99,8 +97,8 @@ public struct PayloadVerifier {
     /// piece to `sink` and checks the total size and SHA-256 against `expected`.
     public func rebuild(_ operations: [InstallOperation], expected: InstallInfo, what: String,
                         sink: (_ piece: (offset: UInt64, bytes: [UInt8])) throws -> Void) throws {
-        let path = payload.url.path
-        var hasher = SHA256()
+        let path = payload.path
+        var hasher = Digester()
         var written: UInt64 = 0
         for (index, operation) in operations.enumerated() {
             guard operation.dstExtents.count == 1, let extent = operation.dstExtents.first,
@@ -109,7 +107,7 @@ public struct PayloadVerifier {
             }
             let capacity = Int(extent.numBlocks) * PayloadFormat.blockSize
             let blob = try payload.blob(offset: UInt64(operation.dataOffset ?? 0), length: Int(operation.dataLength ?? 0))
-            guard Array(SHA256.hash(data: blob)) == operation.dataSHA256 else {
+            guard Digester.sha256(blob) == operation.dataSHA256 else {
                 throw PayloadError(file: path, "\(what): operation \(index)'s data does not match its SHA-256 (damaged payload)")
             }
             var bytes: [UInt8]
@@ -128,43 +126,19 @@ public struct PayloadVerifier {
             // The client zero-pads the last block; what counts is the first `size` bytes.
             bytes += [UInt8](repeating: 0, count: capacity - bytes.count)
             let counted = bytes.prefix(Int(min(UInt64(bytes.count), expected.size > written ? expected.size - written : 0)))
-            hasher.update(data: counted)
+            hasher.update(counted)
             try sink((written, bytes))
             written += UInt64(capacity)
         }
-        guard written >= expected.size, Array(hasher.finalize()) == expected.hash else {
+        guard written >= expected.size, hasher.finalize() == expected.hash else {
             throw PayloadError(file: path, "\(what) rebuilt from the operations does not match its size and SHA-256")
         }
     }
 
-    /// Adds signatures made offline over `digestToSign()`, in order (the last one gets version 2).
-    public static func insertSignatures(_ signatures: [[UInt8]], into url: URL, publicKeys: [PayloadPublicKey] = []) throws {
-        let payload = try PayloadFile(url)
-        guard let size = payload.manifest.signaturesSize, let signedLength = payload.signedLength else {
-            throw PayloadError(file: url.path, "the manifest has no room for signatures")
-        }
-        guard payload.fileSize == signedLength || payload.fileSize == signedLength + size else {
-            throw PayloadError(file: url.path, "\(payload.fileSize) bytes; expected \(signedLength) (unsigned) or \(signedLength + size) (signed)")
-        }
-        for (index, signature) in signatures.enumerated() where signature.count != PayloadFormat.signatureSize {
-            throw PayloadError("signature \(index + 1) is \(signature.count) bytes; RSA-2048 signatures are \(PayloadFormat.signatureSize)")
-        }
-        let blob = Signatures(signatures).encoded()
-        guard UInt64(blob.count) == size else {
-            throw PayloadError(file: url.path, "made for \(Int(size) / Signatures.encodedSize(count: 1, signatureSize: PayloadFormat.signatureSize)) signature(s), got \(signatures.count)")
-        }
-        let digest = try payload.sha256(ofFirst: signedLength)
-        for key in publicKeys where !signatures.contains(where: { key.isValid($0, for: digest) }) {
-            throw PayloadError(key: key.origin, "no signature verifies with \(key.origin) for this payload")
-        }
-        try AtomicFile.produce(url) { temporary in
-            try Command.run(["cp", url.path, temporary.path])
-            let handle = try FileHandle(forWritingTo: temporary)
-            defer { try? handle.close() }
-            try handle.truncate(atOffset: signedLength)
-            try handle.seekToEnd()
-            try handle.write(contentsOf: blob)
-            try handle.synchronize()
-        }
+    /// A boot file (kernel, initramfs, command line, os-release) rebuilt and checked, cut to its size.
+    public func rebuildFile(_ operations: [InstallOperation], expected: InstallInfo, what: String) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        try rebuild(operations, expected: expected, what: what) { bytes += $0.bytes }
+        return Array(bytes.prefix(Int(expected.size)))
     }
 }

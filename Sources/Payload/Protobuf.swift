@@ -1,5 +1,3 @@
-import Foundation
-
 /// The protobuf wire format, as much as update_metadata.proto needs: varints and length-delimited
 /// fields. Fields are written in field-number order, as protoc's serializers do.
 struct ProtobufWriter {

@@ -1,4 +1,5 @@
 import Omaha
+import Payload
 
 /// What the update engine reads at every check (spec update-agent.md §1.2): KEY=VALUE files,
 /// the first that sets a key wins — `/etc/<os>/update.conf` (cloud-config's `coreos.update`
@@ -36,30 +37,5 @@ public struct UpdateConfiguration: Sendable, Equatable {
             board: values["\(prefix)_RELEASE_BOARD"] ?? "",
             appID: values["\(prefix)_RELEASE_APPID"] ?? OmahaRequest.App.defaultAppID,
             warnings: warnings)
-    }
-}
-
-/// A file of `KEY=VALUE` lines as systemd's EnvironmentFile= and update_engine read them: `#`
-/// comments, blank lines, values optionally in single or double quotes.
-struct KeyValueFile {
-    var values: [(key: String, value: String)] = []
-    var warnings: [String] = []
-
-    init(_ text: String, path: String) {
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.drop { $0 == " " || $0 == "\t" }
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            guard let equals = line.firstIndex(of: "="), equals != line.startIndex,
-                  line[..<equals].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                warnings.append("\(path):\(index + 1): not KEY=VALUE, ignored")
-                continue
-            }
-            var value = line[line.index(after: equals)...]
-            while let last = value.last, last == " " || last == "\t" || last == "\r" { value = value.dropLast() }
-            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
-                value = value.dropFirst().dropLast()
-            }
-            values.append((String(line[..<equals]), String(value)))
-        }
     }
 }

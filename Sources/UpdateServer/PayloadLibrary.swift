@@ -1,6 +1,7 @@
 import Foundation
 import Omaha
 import Payload
+import PayloadGeneration
 import Support
 
 /// The payloads a server hosts, in its data directory: `payloads/<sha256>/<name>`, named by their

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Payload
+import PayloadGeneration
 import Support
 
 /// The JSON API under `/api/`: what `coresdk updates` sends, and what a script can send as well.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImageConfig
 import Payload
+import PayloadGeneration
 import Support
 
 struct PayloadCommand: ParsableCommand {
@@ -164,7 +165,7 @@ struct PayloadApplyCommand: ParsableCommand {
 
     func run() throws {
         let keys = try publicKeys.map { try PayloadPublicKey(contentsOf: URL(fileURLWithPath: $0)) }
-        let result = try PayloadInstaller(image: URL(fileURLWithPath: image)).install(payload: URL(fileURLWithPath: payload), publicKeys: keys)
+        let result = try ImageInstallTarget.apply(payload: URL(fileURLWithPath: payload), to: URL(fileURLWithPath: image), publicKeys: keys)
         try format.print(result, text: "\(image): \(result.version ?? "the update") installed in \(result.slot); it boots next (priority \(result.priority), 1 try)")
     }
 }

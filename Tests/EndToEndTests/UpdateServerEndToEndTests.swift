@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Omaha
 import Payload
+import PayloadGeneration
 import TestSupport
 import XCTest
 

@@ -3,6 +3,7 @@ import Disk
 import Foundation
 @testable import ImageConfig
 import Payload
+import PayloadGeneration
 import Support
 import Testing
 
@@ -100,7 +101,7 @@ struct SlotDisk {
         }
         let usrA = try fixture.bytes(of: machine, partition: 3), root = try fixture.bytes(of: machine, partition: 9)
 
-        let result = try PayloadInstaller(image: machine).install(payload: update, publicKeys: [try PayloadPublicKey(contentsOf: publicKey)])
+        let result = try ImageInstallTarget.apply(payload: update, to: machine, publicKeys: [try PayloadPublicKey(contentsOf: publicKey)])
         #expect(result.slot == "USR-B" && result.partition == 4)
         #expect(try fixture.bytes(of: machine, partition: 4) == fixture.bytes(of: next, partition: 3), "USR-B holds the new /usr")
         #expect(try fixture.bytes(of: machine, partition: 3) == usrA, "the active slot is not touched")
@@ -118,7 +119,7 @@ struct SlotDisk {
         guard format == "raw" else { return }
         try Command.run(["cgpt", "add", "-i", "4", "-S", "1", "-T", "0", machine.path])
         let usrB = try fixture.bytes(of: machine, partition: 4)
-        let again = try PayloadInstaller(image: machine).install(payload: update, publicKeys: [try PayloadPublicKey(contentsOf: publicKey)])
+        let again = try ImageInstallTarget.apply(payload: update, to: machine, publicKeys: [try PayloadPublicKey(contentsOf: publicKey)])
         #expect(again.slot == "USR-A" && again.priority == 3)
         #expect(try fixture.bytes(of: machine, partition: 4) == usrB)
         #expect(try fixture.espFile(machine, .kernel, of: .a) == "vmlinuz of 2")
@@ -135,18 +136,18 @@ struct SlotDisk {
         let forged = fixture.directory.appendingPathComponent("forged.gz")
         try Data(bytes).write(to: forged)
         let key = try PayloadPublicKey(contentsOf: publicKey)
-        #expect(throws: (any Error).self) { try PayloadInstaller(image: machine).install(payload: forged, publicKeys: [key]) }
+        #expect(throws: (any Error).self) { try ImageInstallTarget.apply(payload: forged, to: machine, publicKeys: [key]) }
         // Damaged partition data is caught while the partition is rebuilt, before the disk is written.
         var damaged = [UInt8](try Data(contentsOf: update))
         damaged[Int(try PayloadFile(update).blobStart) + 10] ^= 1
         let broken = fixture.directory.appendingPathComponent("broken.gz")
         try Data(damaged).write(to: broken)
-        #expect(throws: (any Error).self) { try PayloadInstaller(image: machine).install(payload: broken, publicKeys: [key]) }
-        #expect(throws: (any Error).self, "no key, no install") { try PayloadInstaller(image: machine).install(payload: update, publicKeys: []) }
+        #expect(throws: (any Error).self) { try ImageInstallTarget.apply(payload: broken, to: machine, publicKeys: [key]) }
+        #expect(throws: (any Error).self, "no key, no install") { try ImageInstallTarget.apply(payload: update, to: machine, publicKeys: []) }
         let other = fixture.directory.appendingPathComponent("other.pem"), otherPub = fixture.directory.appendingPathComponent("other.pub.pem")
         try PayloadPrivateKey.generate(privateKey: other, publicKey: otherPub)
         #expect(throws: (any Error).self) {
-            try PayloadInstaller(image: machine).install(payload: update, publicKeys: [try PayloadPublicKey(contentsOf: otherPub)])
+            try ImageInstallTarget.apply(payload: update, to: machine, publicKeys: [try PayloadPublicKey(contentsOf: otherPub)])
         }
         #expect(try Digests.sha256(file: machine) == before)
     }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Payload
+@testable import PayloadGeneration
 import Support
 import Testing
 

@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 @testable import Payload
+@testable import PayloadGeneration
 import Support
 import Testing
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 @testable import Payload
+@testable import PayloadGeneration
 import Support
 import Testing
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 @testable import Payload
+@testable import PayloadGeneration
 import Support
 import Testing
 
@@ -183,7 +184,7 @@ struct ReferenceKeyFiles {
     @Test func updateEngineSigningVectorGivesThePublishedSignature() throws {
         let keys = try ReferenceKeyFiles()
         defer { keys.remove() }
-        let digest = SHA256.hash(data: Data(ReferenceVectors.dataToSign.utf8))
+        let digest = Array(SHA256.hash(data: Data(ReferenceVectors.dataToSign.utf8)))
         #expect(Array(digest) == ReferenceVectors.dataHash)
         let signature = try PayloadPrivateKey(contentsOf: keys.unittestKey).sign(digest)
         #expect(signature == ReferenceVectors.dataSignature)
@@ -197,13 +198,13 @@ struct ReferenceKeyFiles {
     @Test func publishedSignatureVerifiesOnlyWithItsKeyAndHash() throws {
         let keys = try ReferenceKeyFiles()
         defer { keys.remove() }
-        let digest = SHA256.hash(data: Data(ReferenceVectors.dataToSign.utf8))
+        let digest = Array(SHA256.hash(data: Data(ReferenceVectors.dataToSign.utf8)))
         let key = try PayloadPublicKey(contentsOf: keys.unittestPublicKey)
         #expect(key.isValid(ReferenceVectors.dataSignature, for: digest))
         var damaged = ReferenceVectors.dataSignature
         damaged[255] ^= 0x01
         #expect(!key.isValid(damaged, for: digest))
-        #expect(!key.isValid(ReferenceVectors.dataSignature, for: SHA256.hash(data: Data())))
+        #expect(!key.isValid(ReferenceVectors.dataSignature, for: Array(SHA256.hash(data: Data()))))
         #expect(!(try PayloadPublicKey(contentsOf: keys.developerPublicKey)).isValid(ReferenceVectors.dataSignature, for: digest))
     }
 
@@ -214,7 +215,7 @@ struct ReferenceKeyFiles {
     @Test func ourSignatureDecodesTheWayOldAndNewClientsCompareIt() throws {
         let keys = try ReferenceKeyFiles()
         defer { keys.remove() }
-        let signature = try PayloadPrivateKey(contentsOf: keys.unittestKey).sign(SHA256.hash(data: Data(ReferenceVectors.dataToSign.utf8)))
+        let signature = try PayloadPrivateKey(contentsOf: keys.unittestKey).sign(Array(SHA256.hash(data: Data(ReferenceVectors.dataToSign.utf8))))
         let flatcar = try keys.recover(signature, publicKey: keys.unittestPublicKey, options: ["rsa_padding_mode:pkcs1", "digest:sha256"])
         #expect(flatcar == ReferenceVectors.dataHash)
         let coreOS = try keys.recover(signature, publicKey: keys.unittestPublicKey, options: ["rsa_padding_mode:none"])
@@ -227,7 +228,7 @@ struct ReferenceKeyFiles {
     @Test func mantleDeveloperKeyVector() throws {
         let keys = try ReferenceKeyFiles()
         defer { keys.remove() }
-        let digest = SHA256.hash(data: Data())
+        let digest = Array(SHA256.hash(data: Data()))
         #expect(Array(digest) == ReferenceVectors.emptyHash)
         let signature = try PayloadPrivateKey(contentsOf: keys.developerKey).sign(digest)
         #expect(signature == ReferenceVectors.emptyHashDeveloperSignature)

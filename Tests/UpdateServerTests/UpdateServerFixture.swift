@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Omaha
 import Payload
+import PayloadGeneration
 import TestSupport
 import UpdateServer
 import XCTest

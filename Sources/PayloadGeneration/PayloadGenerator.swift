@@ -1,6 +1,6 @@
-import Crypto
 import Dispatch
 import Foundation
+import Payload
 import Support
 
 /// Makes a full CrAU v1 payload (§4.1): the USR partition image in 1 MiB chunks, each REPLACE_BZ
@@ -46,7 +46,7 @@ public struct PayloadGenerator {
                 defer { offset += UInt64(chunk.blob.count); blobs.append(chunk.blob) }
                 return InstallOperation(type: chunk.type, dataOffset: UInt32(offset), dataLength: UInt32(chunk.blob.count),
                                         dstExtents: [Extent(startBlock: chunk.firstBlock, numBlocks: chunk.blockCount)],
-                                        dataSHA256: Array(SHA256.hash(data: chunk.blob)))
+                                        dataSHA256: Digester.sha256(chunk.blob))
             }
         }
         manifest.partitionOperations = append(try Self.chunks(of: partition))
@@ -54,7 +54,7 @@ public struct PayloadGenerator {
             let operations = append(try Self.chunks(of: Data(file.contents)))
             manifest.procedures.append(InstallProcedure(type: file.kind, operations: operations,
                                                         newInfo: InstallInfo(size: UInt64(file.contents.count),
-                                                                             hash: Array(SHA256.hash(data: file.contents)))))
+                                                                             hash: Digester.sha256(file.contents))))
         }
         guard offset < UInt64(UInt32.max) else { throw PayloadError("the payload's data exceeds 4 GiB, the format's limit") }
         // Old clients write every blob somewhere: copies of the procedure operations and the signature
@@ -70,14 +70,14 @@ public struct PayloadGenerator {
         manifest.signaturesSize = signaturesSize
         manifest.noopOperations.append(InstallOperation(type: .replace, dataOffset: UInt32(offset), dataLength: UInt32(signaturesSize),
                                                         dstExtents: [Extent(startBlock: Extent.sparseHole, numBlocks: Self.blocks(signaturesSize))]))
-        manifest.newPartitionInfo = InstallInfo(size: UInt64(partition.count), hash: Array(SHA256.hash(data: partition)))
+        manifest.newPartitionInfo = InstallInfo(size: UInt64(partition.count), hash: Digester.sha256(partition))
 
         let encoded = manifest.encoded()
-        var hasher = SHA256()
+        var hasher = Digester()
         let header = PayloadFormat.header(manifestSize: encoded.count)
-        hasher.update(data: header)
-        hasher.update(data: encoded)
-        for blob in blobs { hasher.update(data: blob) }
+        hasher.update(header)
+        hasher.update(encoded)
+        for blob in blobs { hasher.update(blob) }
         let digest = hasher.finalize()
         let signatures = try signingKeys.map { try $0.sign(digest) }
 
@@ -92,7 +92,7 @@ public struct PayloadGenerator {
             try handle.synchronize()
             size = try handle.offset()
         }
-        return Result(digestToSign: Array(digest), signed: !signatures.isEmpty, size: size, partitionSize: UInt64(partition.count))
+        return Result(digestToSign: digest, signed: !signatures.isEmpty, size: size, partitionSize: UInt64(partition.count))
     }
 
     struct Chunk {

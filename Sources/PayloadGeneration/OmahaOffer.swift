@@ -1,6 +1,6 @@
-import Crypto
 import Foundation
 import Omaha
+import Payload
 
 /// What an update server needs to offer a payload: the facts and an Omaha v3 update-check response
 /// in the encodings update_engine reads (§5.4): `action@sha256` is base64 of the whole file's SHA-256,
@@ -19,38 +19,18 @@ public struct OmahaOffer: Sendable, Codable {
 
     public init(payload url: URL, codebase: String, version: String?) throws {
         let file = try PayloadFile(url)
-        var sha1 = Insecure.SHA1()
-        var sha256 = SHA256()
-        let handle = try FileHandle(forReadingFrom: url)
-        defer { try? handle.close() }
-        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty {
-            sha1.update(data: chunk)
-            sha256.update(data: chunk)
-        }
-        let digest = Data(sha256.finalize())
+        let digest = Data(try file.digest(ofFirst: file.fileSize))
         // update_engine (CoreOS) appends the name to the codebase as it is.
         self.codebase = codebase.hasSuffix("/") ? codebase : codebase + "/"
         name = url.lastPathComponent
         size = file.fileSize
-        sha1Base64 = Data(sha1.finalize()).base64EncodedString()
+        sha1Base64 = Data(try file.digest(ofFirst: file.fileSize, .sha1)).base64EncodedString()
         sha256Base64 = digest.base64EncodedString()
         sha256Hex = digest.map { String(format: "%02x", $0) }.joined()
-        guard let version = version ?? Self.version(in: file) else {
+        guard let version = version ?? file.osReleaseVersion else {
             throw PayloadError(file: url.path, "the payload does not say which version it installs; pass --version")
         }
         self.version = version
-    }
-
-    /// VERSION_ID from the os-release the payload carries.
-    public static func version(in file: PayloadFile) -> String? {
-        guard let procedure = file.manifest.procedures.first(where: { $0.type == .osRelease }),
-              let info = procedure.newInfo else { return nil }
-        var text = ""
-        try? PayloadVerifier(file.url).rebuild(procedure.operations, expected: info, what: "version") { piece in
-            text += String(decoding: piece.bytes.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        return text.split(separator: "\n").first { $0.hasPrefix("VERSION_ID=") }
-            .map { $0.dropFirst("VERSION_ID=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"'")) }
     }
 
     /// The update-check response offering this payload, as a server sends it (§5.4).
