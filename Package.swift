@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // Domain modules.
+        // Byte codecs (base64) shared by the standard-library-only modules.
+        .target(name: "Codecs"),
         .target(name: "Support", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Recipes", dependencies: ["Support", "Yams"]),
         .target(name: "Disk", dependencies: ["Support", "CFdisk"]),
@@ -37,7 +39,7 @@ let package = Package(
         .target(name: "Boot", dependencies: ["Support", "Disk", "Archive"]),
         // Parses, validates and applies cloud-config on the host and in the image: standard library
         // and C only (no Foundation), so the in-image agent stays small.
-        .target(name: "CloudConfig", dependencies: ["CYAML", "CZlib"]),
+        .target(name: "CloudConfig", dependencies: ["Codecs", "CYAML", "CZlib"]),
         .target(name: "Payload", dependencies: [
             "Support", "CBZip2", "Omaha",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -72,7 +74,7 @@ let package = Package(
 
         // What several test targets share (scratch directories).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig"]),
+        .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig", "Codecs"]),
         .testTarget(name: "OmahaTests", dependencies: ["Omaha"]),
         .testTarget(name: "UpdateAgentTests", dependencies: ["UpdateAgent"]),
         .testTarget(name: "DatabaseTests", dependencies: ["TestSupport", "Database"]),
