@@ -51,6 +51,8 @@ let package = Package(
         // The in-image update engine's logic: what it reads, when it checks, what it reports.
         // Standard library only, like the cloud-config agent.
         .target(name: "UpdateAgent", dependencies: ["Omaha"]),
+        // A strict RFC 8259 parser and a deterministic writer, for etcd's gateway and locksmith's semaphore.
+        .target(name: "JSON"),
         // One SQL interface over SQLite (embedded) and PostgreSQL (shared by several servers).
         .target(name: "Database", dependencies: [
             "CSQLite",
@@ -77,6 +79,7 @@ let package = Package(
         .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig", "Codecs"]),
         .testTarget(name: "OmahaTests", dependencies: ["Omaha"]),
         .testTarget(name: "UpdateAgentTests", dependencies: ["UpdateAgent"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "DatabaseTests", dependencies: ["TestSupport", "Database"]),
         .testTarget(name: "UpdateServerTests", dependencies: ["TestSupport", "UpdateServer", "Omaha", "Database", "Payload", "Support",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),
