@@ -51,6 +51,9 @@ let package = Package(
         // The in-image update engine's logic: what it reads, when it checks, what it reports.
         // Standard library only, like the cloud-config agent.
         .target(name: "UpdateAgent", dependencies: ["Omaha"]),
+        // In-image networking, standard library only (no Foundation, for the static agents' size):
+        // a blocking HTTP/1.1 client over POSIX sockets, for Omaha checks and payload downloads.
+        .target(name: "HTTPFetch"),
         // A strict RFC 8259 parser and a deterministic writer, for etcd's gateway and locksmith's semaphore.
         .target(name: "JSON"),
         // One SQL interface over SQLite (embedded) and PostgreSQL (shared by several servers).
@@ -79,6 +82,9 @@ let package = Package(
         .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig", "Codecs"]),
         .testTarget(name: "OmahaTests", dependencies: ["Omaha"]),
         .testTarget(name: "UpdateAgentTests", dependencies: ["UpdateAgent"]),
+        .testTarget(name: "HTTPFetchTests", dependencies: ["TestSupport", "HTTPFetch",
+                                                          .product(name: "Hummingbird", package: "hummingbird"),
+                                                          .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "DatabaseTests", dependencies: ["TestSupport", "Database"]),
         .testTarget(name: "UpdateServerTests", dependencies: ["TestSupport", "UpdateServer", "Omaha", "Database", "Payload", "Support",
