@@ -56,6 +56,8 @@ let package = Package(
         .target(name: "HTTPFetch"),
         // A strict RFC 8259 parser and a deterministic writer, for etcd's gateway and locksmith's semaphore.
         .target(name: "JSON"),
+        // etcd's v3 API through its JSON gateway (keys, compare-and-swap, leases), for locksmithd and fleetd.
+        .target(name: "Etcd", dependencies: ["Codecs", "HTTPFetch", "JSON"]),
         // One SQL interface over SQLite (embedded) and PostgreSQL (shared by several servers).
         .target(name: "Database", dependencies: [
             "CSQLite",
@@ -86,6 +88,7 @@ let package = Package(
                                                           .product(name: "Hummingbird", package: "hummingbird"),
                                                           .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "EtcdTests", dependencies: ["TestSupport", "Etcd", "HTTPFetch", "JSON"]),
         .testTarget(name: "DatabaseTests", dependencies: ["TestSupport", "Database"]),
         .testTarget(name: "UpdateServerTests", dependencies: ["TestSupport", "UpdateServer", "Omaha", "Database", "Payload", "Support",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),
