@@ -34,9 +34,8 @@ extension HTTPFetcher {
         let offset = file.size
         var request = HTTPRequest(url: url)
         if offset > 0 { request.headers.append(("Range", "bytes=\(offset)-")) }
-        let (head, opened, framing, finalURL) = try open(request)
-        var reader = opened
-        let source = finalURL.description
+        var response = try open(request)
+        let (head, source) = (response.head, response.url.description)
         var declaredSize: UInt64?
         switch head.status {
         case 206 where offset > 0:
@@ -47,7 +46,7 @@ extension HTTPFetcher {
             declaredSize = parsed.complete
         case 200:
             if offset > 0 { try file.truncate() }
-            if case .length(let length) = framing { declaredSize = UInt64(length) }
+            if case .length(let length) = response.framing { declaredSize = UInt64(length) }
         case 416 where offset > 0:
             // Nothing from `offset` on: complete if the server's size is the file's, else stale.
             if head.headers.value(of: "Content-Range") == "bytes */\(offset)" && (expectedSize ?? offset) == offset { return }
@@ -60,7 +59,7 @@ extension HTTPFetcher {
             throw .sizeMismatch(url: source, expected: expectedSize, actual: declaredSize)
         }
         let size = expectedSize ?? declaredSize
-        try reader.readBody(framing) { (piece: ArraySlice<UInt8>) throws(HTTPError) in
+        try response.readBody { (piece: ArraySlice<UInt8>) throws(HTTPError) in
             if let size, file.size + UInt64(piece.count) > size {
                 throw .sizeMismatch(url: source, expected: size, actual: file.size + UInt64(piece.count))
             }

@@ -20,20 +20,20 @@ public struct HTTPFetcher: Sendable {
     /// Sends `request`, follows redirects, and returns the final response whatever its status,
     /// with a body of at most `maxBodySize` bytes (a larger one is refused, not truncated).
     public func send(_ request: HTTPRequest, maxBodySize: Int) throws(HTTPError) -> HTTPResponse {
-        let (head, opened, framing, url) = try open(request)
-        var reader = opened
-        if case .length(let length) = framing, length > maxBodySize { throw .bodyTooLarge(url: url.description, limit: maxBodySize) }
+        var response = try open(request)
+        let tooLarge = HTTPError.bodyTooLarge(url: response.url.description, limit: maxBodySize)
+        if case .length(let length) = response.framing, length > maxBodySize { throw tooLarge }
         var body: [UInt8] = []
-        try reader.readBody(framing) { (piece: ArraySlice<UInt8>) throws(HTTPError) in
-            guard body.count + piece.count <= maxBodySize else { throw .bodyTooLarge(url: url.description, limit: maxBodySize) }
+        try response.readBody { (piece: ArraySlice<UInt8>) throws(HTTPError) in
+            guard body.count + piece.count <= maxBodySize else { throw tooLarge }
             body += piece
         }
-        return HTTPResponse(status: head.status, headers: head.headers, body: body)
+        return HTTPResponse(status: response.head.status, headers: response.head.headers, body: body)
     }
 
     /// Sends `request` and reads the head of the final response, after redirects (RFC 9110
     /// §15.4): a 303 turns into a GET without a body, the others repeat the request.
-    func open(_ request: HTTPRequest) throws(HTTPError) -> (ResponseHead, ResponseReader, BodyFraming, HTTPURL) {
+    func open(_ request: HTTPRequest) throws(HTTPError) -> OpenResponse {
         var request = request
         var url = try HTTPURL(parsing: request.url)
         var redirects = 0
@@ -43,7 +43,7 @@ public struct HTTPFetcher: Sendable {
             var reader = ResponseReader(connection: connection, url: url.description)
             let head = try reader.readHead(limit: maxHeaderSize)
             guard [301, 302, 303, 307, 308].contains(head.status), let location = head.headers.value(of: "Location") else {
-                return (head, reader, try reader.framing(of: head, method: request.method), url)
+                return OpenResponse(head: head, framing: try reader.framing(of: head, method: request.method), url: url, reader: reader)
             }
             guard redirects < maxRedirects else { throw .tooManyRedirects(url: url.description, limit: maxRedirects) }
             redirects += 1
@@ -53,6 +53,19 @@ public struct HTTPFetcher: Sendable {
                 request.method = "GET"
                 request.body = []
             }
+        }
+    }
+
+    /// A final response whose head is read and whose body is not yet.
+    struct OpenResponse {
+        let head: ResponseHead
+        let framing: BodyFraming
+        /// Where it came from, after redirects.
+        let url: HTTPURL
+        var reader: ResponseReader
+
+        mutating func readBody(into sink: (ArraySlice<UInt8>) throws(HTTPError) -> Void) throws(HTTPError) {
+            try reader.readBody(framing, into: sink)
         }
     }
 

@@ -31,10 +31,12 @@ final class RawServer: @unchecked Sendable {
     init(_ reply: @escaping @Sendable (Request, Int) -> Reply) throws {
         listener = try LoopbackListener(listen: true)
         let descriptor = listener.descriptor
-        Thread.detachNewThread { [self] in
+        // Weakly: the test's last reference going away shuts the listener down, which ends accept().
+        Thread.detachNewThread { [weak self] in
             while true {
                 let connection = accept(descriptor, nil, nil)
                 guard connection >= 0 else { return }
+                guard let self else { close(connection); return }
                 Thread.detachNewThread { self.serve(connection, reply) }
             }
         }
