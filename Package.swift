@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // Domain modules.
+        // Byte codecs (base64) shared by the standard-library-only modules.
+        .target(name: "Codecs"),
         .target(name: "Support", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Recipes", dependencies: ["Support", "Yams"]),
         // The A/B slots, their GPT bits and boot files: standard library only, shared with the agents.
@@ -40,7 +42,7 @@ let package = Package(
         .target(name: "Boot", dependencies: ["Support", "Disk", "Archive"]),
         // Parses, validates and applies cloud-config on the host and in the image: standard library
         // and C only (no Foundation), so the in-image agent stays small.
-        .target(name: "CloudConfig", dependencies: ["CYAML", "CZlib"]),
+        .target(name: "CloudConfig", dependencies: ["Codecs", "CYAML", "CZlib"]),
         // Update payloads read, verified and installed (libcrypto, libbz2, no Foundation): the one
         // installer of `coresdk payload apply` and the in-image update engine.
         .target(name: "Payload", dependencies: ["SlotLayout", "CBZip2", "CLibcrypto"]),
@@ -52,6 +54,13 @@ let package = Package(
         // The in-image update engine's logic: what it reads, when it checks, what it reports.
         // Standard library only, like the cloud-config agent.
         .target(name: "UpdateAgent", dependencies: ["Omaha", "Payload", "SlotLayout"]),
+        // In-image networking, standard library only (no Foundation, for the static agents' size):
+        // a blocking HTTP/1.1 client over POSIX sockets, for Omaha checks and payload downloads.
+        .target(name: "HTTPFetch"),
+        // A strict RFC 8259 parser and a deterministic writer, for etcd's gateway and locksmith's semaphore.
+        .target(name: "JSON"),
+        // etcd's v3 API through its JSON gateway (keys, compare-and-swap, leases), for locksmithd and fleetd.
+        .target(name: "Etcd", dependencies: ["Codecs", "HTTPFetch", "JSON"]),
         // One SQL interface over SQLite (embedded) and PostgreSQL (shared by several servers).
         .target(name: "Database", dependencies: [
             "CSQLite",
@@ -75,9 +84,14 @@ let package = Package(
 
         // What several test targets share (scratch directories).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig"]),
+        .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig", "Codecs"]),
         .testTarget(name: "OmahaTests", dependencies: ["Omaha"]),
         .testTarget(name: "UpdateAgentTests", dependencies: ["UpdateAgent"]),
+        .testTarget(name: "HTTPFetchTests", dependencies: ["TestSupport", "HTTPFetch",
+                                                          .product(name: "Hummingbird", package: "hummingbird"),
+                                                          .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "EtcdTests", dependencies: ["TestSupport", "Etcd", "HTTPFetch", "JSON"]),
         .testTarget(name: "DatabaseTests", dependencies: ["TestSupport", "Database"]),
         .testTarget(name: "UpdateServerTests", dependencies: ["TestSupport", "UpdateServer", "Omaha", "Database", "Payload", "PayloadGeneration", "Support",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),

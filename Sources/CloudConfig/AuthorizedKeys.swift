@@ -1,3 +1,5 @@
+import Codecs
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,5 @@
+import Codecs
+
 /// A cloud-config document decoded into what the agent applies. Values of the wrong type are left
 /// out (the validator reports them); the text of string fields is kept as written.
 public struct CloudConfig: Sendable, Equatable {
