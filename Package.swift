@@ -6,8 +6,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "coresdk", targets: ["coresdk"]),
-        // The in-image cloud-config agent, built by recipes/coreos-cloudinit.
-        .executable(name: "coreos-cloudinit", targets: ["coreos-cloudinit"]),
+        // Every in-image agent in one binary (cloud-config, update_engine and its client), built by
+        // recipes/coreos-agent.
+        .executable(name: "coreos-agent", targets: ["coreos-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +34,8 @@ let package = Package(
         .target(name: "Codecs"),
         .target(name: "Support", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Recipes", dependencies: ["Support", "Yams"]),
+        // Files and commands through POSIX calls, without Foundation: what the in-image agents stand on.
+        .target(name: "Posix"),
         // The A/B slots, their GPT bits and boot files: standard library only, shared with the agents.
         .target(name: "SlotLayout"),
         .target(name: "Disk", dependencies: ["Support", "SlotLayout", "CFdisk"]),
@@ -42,10 +45,10 @@ let package = Package(
         .target(name: "Boot", dependencies: ["Support", "Disk", "Archive"]),
         // Parses, validates and applies cloud-config on the host and in the image: standard library
         // and C only (no Foundation), so the in-image agent stays small.
-        .target(name: "CloudConfig", dependencies: ["Codecs", "CYAML", "CZlib"]),
+        .target(name: "CloudConfig", dependencies: ["Codecs", "Posix", "CYAML", "CZlib"]),
         // Update payloads read, verified and installed (libcrypto, libbz2, no Foundation): the one
         // installer of `coresdk payload apply` and the in-image update engine.
-        .target(name: "Payload", dependencies: ["SlotLayout", "CBZip2", "CLibcrypto"]),
+        .target(name: "Payload", dependencies: ["Posix", "SlotLayout", "CBZip2", "CLibcrypto"]),
         // Making, signing and offering payloads, on the host.
         .target(name: "PayloadGeneration", dependencies: ["Payload", "Omaha", "Support"]),
         // The Omaha v3 protocol (XML, requests, responses, versions): standard library only, shared by
@@ -53,7 +56,9 @@ let package = Package(
         .target(name: "Omaha"),
         // The in-image update engine's logic: what it reads, when it checks, what it reports.
         // Standard library only, like the cloud-config agent.
-        .target(name: "UpdateAgent", dependencies: ["Omaha", "Payload", "SlotLayout"]),
+        .target(name: "UpdateAgent", dependencies: ["Posix", "Omaha", "Payload", "SlotLayout", "HTTPFetch", "Codecs"]),
+        // locksmithd and locksmithctl: reboot strategies, windows and etcd's reboot semaphore.
+        .target(name: "Locksmith", dependencies: ["Posix", "UpdateAgent", "Etcd", "JSON", "SlotLayout"]),
         // In-image networking, standard library only (no Foundation, for the static agents' size):
         // a blocking HTTP/1.1 client over POSIX sockets, for Omaha checks and payload downloads.
         .target(name: "HTTPFetch"),
@@ -71,7 +76,7 @@ let package = Package(
             "Omaha", "Database", "Payload", "PayloadGeneration", "Support",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
-        .target(name: "ImageConfig", dependencies: ["Support", "Disk", "Boot", "Filesystems", "CloudConfig", "Payload", "PayloadGeneration"]),
+        .target(name: "ImageConfig", dependencies: ["Support", "Disk", "Boot", "Filesystems", "CloudConfig", "Payload", "PayloadGeneration", "Posix"]),
         .target(name: "Build", dependencies: ["Support", "Archive", "Recipes", "Rootfs", "Filesystems", "Disk", "Boot"]),
 
         // The thin CLI.
@@ -80,10 +85,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .executableTarget(name: "coreos-cloudinit", dependencies: ["CloudConfig"]),
+        .executableTarget(name: "coreos-agent", dependencies: ["CloudConfig", "UpdateAgent", "Locksmith", "Etcd", "Posix"]),
 
         // What several test targets share (scratch directories).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Etcd", "HTTPFetch"], path: "Tests/TestSupport"),
+        // A small A/B disk image for the installer's tests.
+        .target(name: "DiskFixtures", dependencies: ["Boot", "Disk", "Support"], path: "Tests/DiskFixtures"),
         .testTarget(name: "CloudConfigTests", dependencies: ["CloudConfig", "Codecs"]),
         .testTarget(name: "OmahaTests", dependencies: ["Omaha"]),
         .testTarget(name: "UpdateAgentTests", dependencies: ["UpdateAgent"]),
@@ -92,11 +99,12 @@ let package = Package(
                                                           .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "EtcdTests", dependencies: ["TestSupport", "Etcd", "HTTPFetch", "JSON"]),
+        .testTarget(name: "LocksmithTests", dependencies: ["TestSupport", "Locksmith", "Etcd"]),
         .testTarget(name: "DatabaseTests", dependencies: ["TestSupport", "Database"]),
-        .testTarget(name: "UpdateServerTests", dependencies: ["TestSupport", "UpdateServer", "Omaha", "Database", "Payload", "PayloadGeneration", "Support",
+        .testTarget(name: "UpdateServerTests", dependencies: ["TestSupport", "DiskFixtures", "UpdateServer", "UpdateAgent", "ImageConfig", "Omaha", "Database", "Payload", "PayloadGeneration", "Support",
                                                               .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "PayloadTests", dependencies: ["Payload", "PayloadGeneration", "Support"]),
-        .testTarget(name: "ImageConfigTests", dependencies: ["ImageConfig", "Boot", "CloudConfig", "Disk", "Filesystems", "Support"]),
+        .testTarget(name: "ImageConfigTests", dependencies: ["DiskFixtures", "ImageConfig", "Boot", "CloudConfig", "Disk", "Filesystems", "Support"]),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes"]),
         .testTarget(name: "DiskTests", dependencies: ["Disk", "Support"]),

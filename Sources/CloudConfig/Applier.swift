@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+// The command runner the applier takes is part of this module's interface.
+@_exported import Posix
 
 /// Applies a cloud-config to a machine in coreos-cloudinit's order (spec §3.1): hostname, users,
 /// core's SSH keys, files, then units. A step that fails is logged and the rest still runs (as

@@ -2,6 +2,7 @@ import Boot
 import Disk
 import Foundation
 import Payload
+import Posix
 import PayloadGeneration
 import Support
 

@@ -1,3 +1,5 @@
+import Posix
+
 /// A CrAU major-version-1 payload's layout (§1.1): `CrAU`, version 1 and the manifest size as
 /// big-endian uint64s, the manifest, the data blobs, then the Signatures blob.
 public enum PayloadFormat {

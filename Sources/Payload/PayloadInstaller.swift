@@ -4,6 +4,9 @@ import SlotLayout
 /// machine's own disk (the update engine). The installer decides what is written and in which
 /// order; a target only knows where things go.
 public protocol InstallTarget {
+    /// Throws when the disk must not be updated now (a live disk whose booted slot is itself still
+    /// on trial: it would be no fallback for the new one).
+    func checkReady() throws
     /// The USR slot that is not in use — the one that receives the update —, its size in bytes, and
     /// the attributes both slots have now.
     func inactiveSlot() throws -> (slot: UsrSlot, capacity: UInt64, attributes: [UsrSlot: GPTPartitionAttributes])
@@ -15,6 +18,10 @@ public protocol InstallTarget {
     /// slot's attributes. Until it returns, the disk boots as before.
     func activate(_ slot: UsrSlot, bootFiles: [(file: SlotBootFiles.File, bytes: [UInt8])],
                   attributes: GPTPartitionAttributes) throws
+}
+
+extension InstallTarget {
+    public func checkReady() throws {}
 }
 
 /// What an installation did.
@@ -54,6 +61,7 @@ public struct PayloadInstaller {
                         progress: (_ written: UInt64, _ total: UInt64) -> Void = { _, _ in }) throws -> InstalledUpdate {
         let path = verifier.payload.path
         guard !publicKeys.isEmpty else { throw PayloadError(file: path, "a payload is installed only after its signature verifies, and no public key was given") }
+        try target.checkReady()
         // The partition's own hash is checked below while it is written, before anything boots it.
         try verifier.verify(publicKeys: publicKeys, rebuildingPartition: false)
         let manifest = verifier.payload.manifest

@@ -1,4 +1,5 @@
 import CLibcrypto
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -26,6 +26,12 @@ public struct CheckSchedule: Sendable, Equatable {
         lastInterval = Self.initialInterval
     }
 
+    /// `schedule`'s back-off state under a scale re-read from the configuration.
+    public init(scale: Double, continuing schedule: CheckSchedule) {
+        self.scale = scale
+        lastInterval = schedule.lastInterval
+    }
+
     /// The wait before the first check after the agent starts.
     public func first(using random: inout some RandomNumberGenerator) -> Double {
         scaled(Self.fuzz(Self.initialInterval, range: Self.regularFuzz, using: &random))

@@ -12,6 +12,9 @@ public struct UpdateConfiguration: Sendable, Equatable {
     public var version: String
     public var board: String
     public var appID: String
+    /// `TIME_SCALE`: every wait of update_engine and locksmithd is divided by it (1 to 3600), so a
+    /// test can watch a 45-minute schedule in seconds. 1 unless set.
+    public var timeScale: Double
     /// Lines that were not KEY=VALUE, as "file:line: reason", for the log; they change nothing.
     public var warnings: [String]
 
@@ -30,12 +33,18 @@ public struct UpdateConfiguration: Sendable, Equatable {
             warnings += parsed.warnings
             for (key, value) in parsed.values where values[key] == nil { values[key] = value }
         }
+        var timeScale = 1.0
+        if let text = values["TIME_SCALE"] {
+            if let scale = Double(text), scale >= 1, scale <= 3600 { timeScale = scale } else {
+                warnings.append("TIME_SCALE=\(text): not a number from 1 to 3600, ignored")
+            }
+        }
         return UpdateConfiguration(
             server: values["SERVER"].flatMap { $0.isEmpty ? nil : $0 },
             group: values["GROUP"].flatMap { $0.isEmpty ? nil : $0 } ?? "stable",
             version: values["\(prefix)_RELEASE_VERSION"] ?? "0.0.0",
             board: values["\(prefix)_RELEASE_BOARD"] ?? "",
             appID: values["\(prefix)_RELEASE_APPID"] ?? OmahaRequest.App.defaultAppID,
-            warnings: warnings)
+            timeScale: timeScale, warnings: warnings)
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// The article's `coreos.etcd` section (name, discovery, addr, peer-addr, bind-addr) run through the
-/// real agent (`coreos-cloudinit --root`), and its drop-in's environment given to Debian's etcd 3.4,
+/// real agent (`coreos-agent coreos-cloudinit --root`), and its drop-in's environment given to Debian's etcd 3.4,
 /// which no longer reads etcd 0.4's variables: the settings must still take effect. Loopback only.
 final class EtcdDropInEndToEndTests: XCTestCase {
     var directory: URL!
@@ -19,9 +19,9 @@ final class EtcdDropInEndToEndTests: XCTestCase {
     }
 
     static var agent: URL {
-        let release = CoreSDKRunner.packageRoot.appendingPathComponent(".build/release/coreos-cloudinit")
+        let release = CoreSDKRunner.packageRoot.appendingPathComponent(".build/release/coreos-agent")
         if FileManager.default.isExecutableFile(atPath: release.path) { return release }
-        return CoreSDKRunner.packageRoot.appendingPathComponent(".build/debug/coreos-cloudinit")
+        return CoreSDKRunner.packageRoot.appendingPathComponent(".build/debug/coreos-agent")
     }
 
     func etcdctl(_ arguments: [String], v2: Bool = false) throws -> String {
@@ -49,7 +49,7 @@ final class EtcdDropInEndToEndTests: XCTestCase {
             """.write(to: config, atomically: true, encoding: .utf8)
         let root = directory.appendingPathComponent("root")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try CoreSDKRunner.run([Self.agent.path, "--from-file", config.path, "--root", root.path])
+        try CoreSDKRunner.run([Self.agent.path, "coreos-cloudinit", "--from-file", config.path, "--root", root.path])
         let dropIn = try String(contentsOf: root.appendingPathComponent("run/systemd/system/etcd.service.d/20-cloudinit.conf"),
                                 encoding: .utf8)
         // systemd's reading of `Environment="KEY=value"`, for the lines the agent writes.

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// A file or block device through POSIX calls: what the payload reader and the installers need,
+/// A file or block device through POSIX calls: what the payload reader, the installers and the agents need,
 /// without Foundation (the in-image update engine is built from this module).
 public final class SystemFile {
     public let path: String
@@ -57,6 +57,18 @@ public final class SystemFile {
         }
     }
 
+    /// Writes at the current position: for terminals and pipes, which have no offsets.
+    public func write(_ bytes: some Collection<UInt8>) throws(SystemFileError) {
+        let bytes = Array(bytes)
+        var done = 0
+        while done < bytes.count {
+            let result = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + done, bytes.count - done) }
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else { throw SystemFileError(path: path, "cannot write") }
+            done += result
+        }
+    }
+
     public func truncate(to size: UInt64) throws(SystemFileError) {
         guard ftruncate(descriptor, off_t(size)) == 0 else { throw SystemFileError(path: path, "cannot resize") }
     }
@@ -69,6 +81,14 @@ public final class SystemFile {
     public static func contents(of path: String, limit: Int = 16 << 20) -> [UInt8]? {
         guard let file = try? SystemFile(path), let size = try? file.size, size <= UInt64(limit) else { return nil }
         return try? file.read(count: Int(size), at: 0)
+    }
+
+    /// Makes the entries of a directory (new and renamed files) durable.
+    public static func synchronizeDirectory(_ path: String) throws(SystemFileError) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SystemFileError(path: path, "cannot open") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw SystemFileError(path: path, "cannot flush") }
     }
 
     /// Writes `bytes` to a temporary file beside `path`, flushes it and renames it over `path`, so

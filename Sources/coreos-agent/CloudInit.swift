@@ -1,5 +1,5 @@
 // coreos-cloudinit: applies the machine's cloud-config at every boot (recipes/coreos-cloudinit runs
-// it on /usr/share/oem/cloud-config.yml). Standard library and C only, to stay small in /usr.
+// it on /usr/share/oem/cloud-config.yml).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,16 +46,7 @@ struct Options {
     }
 }
 
-func log(_ message: String) {
-    print(message)
-    fflush(nil)
-}
-
-func fail(_ message: String) -> Never {
-    let line = Array("coreos-cloudinit: \(message)\n".utf8)
-    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    exit(2)
-}
+private func fail(_ message: String) -> Never { usageError("coreos-cloudinit", message) }
 
 /// Values for `$private_ipv4` and friends: `COREOS_PRIVATE_IPV4` etc. from /etc/environment when
 /// set, otherwise the machine's first global IPv4 address (there is no metadata service). The agent
@@ -121,41 +112,45 @@ struct SkippedCommands: CommandRunner {
     }
 }
 
-let options = Options(Array(CommandLine.arguments.dropFirst()))
-let files = MachineFiles(root: options.root)
-let commands: CommandRunner = options.root.isEmpty ? SpawnedCommands() : SkippedCommands()
-guard let path = options.file, let raw = MachineFiles(root: "").read(path) else {
-    log("Nothing to apply: cannot read \(options.file ?? "")")
-    exit(options.validateOnly ? 1 : 0)
-}
+enum CloudInit {
+    static func main(_ arguments: [String]) -> Never {
+        let options = Options(arguments)
+        let files = MachineFiles(root: options.root)
+        let commands: CommandRunner = options.root.isEmpty ? SpawnedCommands() : SkippedCommands()
+        guard let path = options.file, let raw = MachineFiles(root: "").read(path) else {
+            log("Nothing to apply: cannot read \(options.file ?? "")")
+            exit(options.validateOnly ? 1 : 0)
+        }
 
-let report = Validator.validate(raw)
-for entry in report.entries { log("\(path): \(entry)") }
-if options.validateOnly { exit(report.hasErrors ? 1 : 0) }
+        let report = Validator.validate(raw)
+        for entry in report.entries { log("\(path): \(entry)") }
+        if options.validateOnly { exit(report.hasErrors ? 1 : 0) }
 
-var failed = false
-switch UserData(raw) {
-case .empty:
-    log("\(path) is empty; nothing to apply")
-case .ignition:
-    log("Detected an Ignition config in \(path); nothing to apply")
-case .unrecognized:
-    log("Failed to apply \(path): unrecognized user-data format")
-    failed = true
-case .script(let bytes):
-    failed = !runScript(bytes, files: files, commands: commands)
-case .cloudConfig(let text):
-    let substituted = Substitutions(values: substitutionValues(for: text)).apply(to: text)
-    do {
-        let config = try CloudConfig(parsing: substituted)
-        let applier = Applier(files: files, commands: commands, log: log)
-        applier.keySetName = options.keySetName
-        applier.apply(config)
-        failed = !applier.failures.isEmpty
-        log(failed ? "Applied \(path) with \(applier.failures.count) failure(s)" : "Applied \(path)")
-    } catch {
-        log("Failed to apply \(path): line \(error.line): \(error.message)")
-        failed = true
+        var failed = false
+        switch UserData(raw) {
+        case .empty:
+            log("\(path) is empty; nothing to apply")
+        case .ignition:
+            log("Detected an Ignition config in \(path); nothing to apply")
+        case .unrecognized:
+            log("Failed to apply \(path): unrecognized user-data format")
+            failed = true
+        case .script(let bytes):
+            failed = !runScript(bytes, files: files, commands: commands)
+        case .cloudConfig(let text):
+            let substituted = Substitutions(values: substitutionValues(for: text)).apply(to: text)
+            do {
+                let config = try CloudConfig(parsing: substituted)
+                let applier = Applier(files: files, commands: commands, log: log)
+                applier.keySetName = options.keySetName
+                applier.apply(config)
+                failed = !applier.failures.isEmpty
+                log(failed ? "Applied \(path) with \(applier.failures.count) failure(s)" : "Applied \(path)")
+            } catch {
+                log("Failed to apply \(path): line \(error.line): \(error.message)")
+                failed = true
+            }
+        }
+        exit(failed && !options.ignoreFailure ? 1 : 0)
     }
 }
-exit(failed && !options.ignoreFailure ? 1 : 0)
