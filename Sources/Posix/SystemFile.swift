@@ -77,10 +77,17 @@ public final class SystemFile {
         guard fsync(descriptor) == 0 else { throw SystemFileError(path: path, "cannot flush") }
     }
 
-    /// A whole (small) file, or nil when it cannot be read or holds more than `limit` bytes.
+    /// A whole (small) file, or nil when it cannot be read or holds more than `limit` bytes. Read to
+    /// its end, not to its size: /proc and /sys files say they hold 0 or 4096 bytes.
     public static func contents(of path: String, limit: Int = 16 << 20) -> [UInt8]? {
-        guard let file = try? SystemFile(path), let size = try? file.size, size <= UInt64(limit) else { return nil }
-        return try? file.read(count: Int(size), at: 0)
+        guard let file = try? SystemFile(path) else { return nil }
+        var bytes: [UInt8] = []
+        while true {
+            guard let chunk = try? file.read(count: 65536, at: UInt64(bytes.count)) else { return nil }
+            bytes += chunk
+            guard bytes.count <= limit else { return nil }
+            if chunk.count < 65536 { return bytes }
+        }
     }
 
     /// Makes the entries of a directory (new and renamed files) durable.

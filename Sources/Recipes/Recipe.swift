@@ -78,9 +78,9 @@ public struct Recipe: Sendable, ConfigModel {
                 $0.kind == .debian ? .defaulted("[]") : .forbidden("only the units of Debian packages are enabled by maintainer scripts")
             }, "systemd units the packages enable that should not start at boot: their symlinks under `/etc/systemd/system` are removed (as `systemctl disable` does) and a `disable` preset keeps first boot from enabling them again. A cloud-config `command: start`, a socket or another unit starts them instead.",
                       \.disabledUnitEntries),
-            ConfigKey("sources", ValueType.list(of: .recipeFile(allowDirectories: true), nonEmpty: true).withoutLocations(),
-                      sourceOnly(.required),
-                      "Files and folders in `recipes/<name>/` copied into `$SRCDIR` before the build.", \.sources),
+            ConfigKey("sources", ValueType.list(of: .recipeFile(allowDirectories: true)).withoutLocations(),
+                      sourceOnly(.defaulted("[]")),
+                      "Files and folders in `recipes/<name>/` copied into `$SRCDIR` before the build (none for a recipe that only installs its `swift-products`).", \.sources),
             ConfigKey("libraries", ValueType.list(of: .recipeLibrary).unique().withoutLocations(), sourceOnly(.defaulted("[]")),
                       "Folders of `recipes/lib/` (C code several recipes compile, e.g. `gpt`) copied into `$SRCDIR/lib/<name>/` before the build, so `make -C \"$SRCDIR/src\"` finds them at `../lib/<name>`. Their files are part of the recipe's cache key: changing a library rebuilds every recipe that lists it.",
                       \.libraries),

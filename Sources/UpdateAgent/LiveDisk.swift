@@ -23,7 +23,7 @@ public struct LiveDisk: Sendable {
     public let slots: [UsrSlot: Slot]
 
     public init(commandLine: String, commands: SpawnedCommands = SpawnedCommands()) throws {
-        guard let uuid = commandLine.split(separator: " ").first(where: { $0.hasPrefix("verity.usr=PARTUUID=") })?
+        guard let uuid = commandLine.split(whereSeparator: \.isWhitespace).first(where: { $0.hasPrefix("verity.usr=PARTUUID=") })?
             .dropFirst("verity.usr=PARTUUID=".count).lowercased() else {
             throw InstallError("no verity.usr=PARTUUID= on the kernel command line: this machine did not boot from a USR slot")
         }

@@ -112,9 +112,11 @@ public final class UpdateEngine {
             return .answered(pollInterval: nil)
         }
         set(.checkingForUpdate)
+        // "Updated" is told once the new boot is judged good (the boot check marks its slot), not before.
+        let events = pendingEvents.contains { $0.result == OmahaEvent.EventResult.successReboot } && !bootIsJudgedGood ? [] : pendingEvents
         let response: OmahaResponse
         do {
-            response = try send(request(configuration, updateCheck: true, events: pendingEvents,
+            response = try send(request(configuration, updateCheck: true, events: events,
                                         installSource: interactive ? OmahaRequest.InstallSource.onDemand : OmahaRequest.InstallSource.scheduler),
                                 to: server)
         } catch let failure as CheckFailure {
@@ -128,7 +130,7 @@ public final class UpdateEngine {
             return .answered(pollInterval: nil)
         }
         report.lastCheckedTime = Int64(time(nil))
-        if !pendingEvents.isEmpty {
+        if !events.isEmpty {
             // The server has them now; the next boot decides afresh.
             pendingEvents = []
             unlink(previousVersionPath)
@@ -307,6 +309,8 @@ public final class UpdateEngine {
     }
 
     private func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    private var bootIsJudgedGood: Bool { (try? makeTarget().checkReady()) != nil }
 
     /// The first line of one of the engine's own state files (not configuration: `read` is for that).
     private func firstLine(_ path: String) -> String? {

@@ -29,10 +29,17 @@ public struct UpdateEngineClient {
                        message: fields["MESSAGE"] ?? "")
     }
 
-    /// Sends `signal` to the daemon; false when none runs.
-    public func signal(_ signal: Int32) -> Bool {
+    /// Sends `signal` to the daemon; false when none runs or it is not ours to signal (`reason` says which).
+    public func signal(_ signal: Int32) -> (sent: Bool, reason: String) {
         guard let text = SystemFile.contents(of: run + "/pid"),
-              let pid = pid_t(String(decoding: text, as: UTF8.self).filter(\.isNumber)), pid > 1 else { return false }
-        return kill(pid, signal) == 0
+              let pid = pid_t(String(decoding: text, as: UTF8.self).filter(\.isNumber)), pid > 1 else { return (false, "update_engine is not running") }
+        if kill(pid, signal) == 0 { return (true, "") }
+        return (false, errno == EPERM ? "only root may ask update_engine to act (use sudo)" : "update_engine is not running")
+    }
+
+    /// Whether the daemon runs (anyone may ask; its status file is world-readable).
+    public var isRunning: Bool {
+        let answer = signal(0)
+        return answer.sent || answer.reason.hasPrefix("only root")
     }
 }

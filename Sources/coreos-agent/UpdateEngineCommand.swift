@@ -38,7 +38,7 @@ enum UpdateEngineClientCommand {
         let client = UpdateEngineClient()
         if flags.contains("help") || flags.isEmpty { print(usage); exit(flags.isEmpty ? 2 : 0) }
         if flags.contains("reset_status") {
-            guard connected(client), client.signal(UpdateEngineDaemon.resetSignal) else { exit(1) }
+            guard connected(client), send(UpdateEngineDaemon.resetSignal, client) else { exit(1) }
             print("Status reset. To boot the old /usr again: coreos-gptprio prioritize DISK N (N: the partition booted now)")
             exit(0)
         }
@@ -48,14 +48,14 @@ enum UpdateEngineClientCommand {
             exit(0)
         }
         if flags.contains("check_for_update") {
-            guard connected(client), client.signal(UpdateEngineDaemon.checkSignal) else { exit(1) }
+            guard connected(client), send(UpdateEngineDaemon.checkSignal, client) else { exit(1) }
             print("Initiating update check and install.")
             exit(0)
         }
         // -update: check now, print the status every 5 s until the attempt is over.
         guard connected(client) else { exit(1) }
         let before = client.lastAttempt.number
-        guard client.signal(UpdateEngineDaemon.checkSignal) else { exit(1) }
+        guard send(UpdateEngineDaemon.checkSignal, client) else { exit(1) }
         print("Initiating update check and install.")
         var waited = 0
         while client.lastAttempt.number <= before {
@@ -75,10 +75,16 @@ enum UpdateEngineClientCommand {
     /// update_engine_client gives the daemon 4 tries, 10 s apart, to appear.
     private static func connected(_ client: UpdateEngineClient) -> Bool {
         for attempt in 0..<4 {
-            if client.signal(0) { return true }
+            if client.isRunning { return true }
             if attempt < 3 { sleep(10) }
         }
         print("Giving up: update_engine is not running")
         return false
+    }
+
+    private static func send(_ signal: Int32, _ client: UpdateEngineClient) -> Bool {
+        let answer = client.signal(signal)
+        if !answer.sent { print(answer.reason) }
+        return answer.sent
     }
 }

@@ -69,6 +69,23 @@ final class BootedMachine {
         throw failure("no SSH login as core within \(Int(timeout)) s: \(last)")
     }
 
+    /// What `command` prints as core, without the trailing newline.
+    func output(_ command: String, timeout: TimeInterval = 120) throws -> String {
+        try ssh(command, timeout: timeout).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs `command` until it succeeds (etcd answers only once its cluster has formed, a rebooting
+    /// machine only once it is back); what it printed then.
+    func eventually(_ command: String, timeout: TimeInterval = 300) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: Error?
+        repeat {
+            do { return try output(command) } catch { last = error }
+            Thread.sleep(forTimeInterval: 5)
+        } while Date() < deadline
+        throw last ?? NSError(domain: "boot", code: 1)
+    }
+
     /// Waits until the running machine's GPT shows USR partition `number` marked successful (what
     /// the boot check does after a good boot); returns its last `coreos-gptprio show` line.
     func waitUntilSlotIsMarkedGood(_ number: Int, timeout: TimeInterval) throws -> String {

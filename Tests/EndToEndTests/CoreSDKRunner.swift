@@ -29,13 +29,30 @@ struct CoreSDKRunner {
         return scratch.appendingPathComponent("release/coresdk")
     }()
 
-    /// A scratch source tree: recipes, boards, overlays and VERSION copied from the checkout, and a
-    /// link to its Package.swift.
+    /// The update key pair of the run's images: a user's board carries the public half in an overlay
+    /// that puts it where update_engine looks, as every workspace's board does here.
+    static let updateKey: (privateKey: URL, publicKey: URL) = {
+        let keys = try! scratchDirectory("coresdk-e2e-update-key")
+        let pair = (privateKey: keys.appendingPathComponent("update-key.pem"), publicKey: keys.appendingPathComponent("update-key.pub.pem"))
+        _ = try! run([binary.path, "keys", "generate", "--private-key", pair.privateKey.path, "--public-key", pair.publicKey.path])
+        return pair
+    }()
+
+    /// A scratch source tree: recipes, boards, overlays and VERSION copied from the checkout, the
+    /// update key's overlay added to the default board, and a link to its Package.swift.
     static func makeWorkspace(_ name: String) throws -> URL {
         let workspace = try scratchDirectory("coresdk-e2e-\(name)")
         for item in ["recipes", "boards", "overlays", "VERSION"] {
             try run(["cp", "-a", packageRoot.appendingPathComponent(item).path, workspace.path])
         }
+        let keyFolder = workspace.appendingPathComponent("overlays/update-key/usr/share/update_engine")
+        try FileManager.default.createDirectory(at: keyFolder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: updateKey.publicKey, to: keyFolder.appendingPathComponent("update-payload-key.pub.pem"))
+        let boardFile = workspace.appendingPathComponent("boards/amd64-usr.yaml")
+        let board = try String(contentsOf: boardFile, encoding: .utf8)
+        guard board.contains("overlays:\n  - base\n") else { throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: boardFile.path]) }
+        try board.replacingOccurrences(of: "overlays:\n  - base\n", with: "overlays:\n  - base\n  - update-key\n")
+            .write(to: boardFile, atomically: true, encoding: .utf8)
         // Recipes with swift-products build this checkout's package (its SwiftPM build is shared).
         try FileManager.default.createSymbolicLink(at: workspace.appendingPathComponent("Package.swift"),
                                                    withDestinationURL: packageRoot.appendingPathComponent("Package.swift"))

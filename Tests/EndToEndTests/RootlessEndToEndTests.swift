@@ -27,13 +27,16 @@ final class RootlessEndToEndTests: XCTestCase {
         let tree = home.appendingPathComponent("tree")
         try? FileManager.default.removeItem(at: tree)
         try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
-        for item in ["recipes", "boards", "overlays", "VERSION", "Package.swift", "Sources", "Tests"] {
+        // The root build's recipes, board (with its lock, so both builds install the same versions)
+        // and overlays (with its update key); this checkout's Swift package.
+        let rootWorkspace = try ImageFixture.coldBuild().workspace
+        for item in ["recipes", "boards", "overlays", "VERSION"] {
+            try CoreSDKRunner.run(["cp", "-a", rootWorkspace.appendingPathComponent(item).path, tree.path])
+        }
+        for item in ["Package.swift", "Sources", "Tests"] {
             try CoreSDKRunner.run(["cp", "-a", CoreSDKRunner.packageRoot.appendingPathComponent(item).path, tree.path])
         }
         try CoreSDKRunner.run(["cp", CoreSDKRunner.binary.path, tree.appendingPathComponent("coresdk").path])
-        // The root build's lock, so both builds install the same versions.
-        try CoreSDKRunner.run(["cp", ImageFixture.coldBuild().workspace.appendingPathComponent("boards/amd64-usr.lock").path,
-                               tree.appendingPathComponent("boards/").path])
         // This machine serves SwiftPM's GitHub packages from root-owned local git repositories.
         try CoreSDKRunner.run(["runuser", "-u", Self.user, "--", "git", "config", "--global", "--replace-all", "safe.directory", "*"])
         try CoreSDKRunner.run(["chown", "-R", "\(Self.user):\(Self.user)", tree.path])
