@@ -33,6 +33,7 @@ bench: setup
 	bash bench/payload.sh
 	bash bench/cluster.sh
 	bash bench/update-server.sh
+	bash bench/agents.sh
 
 clean:
 	rm -rf out/$(BOARD) out/cache

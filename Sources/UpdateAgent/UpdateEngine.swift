@@ -92,6 +92,8 @@ public final class UpdateEngine {
     private var previousVersionPath: String { paths.state + "/previous-version" }
     private var completedMarker: String { paths.run + "/autoupdate_completed" }
     private var download: String { paths.state + "/payload" }
+    /// The offer the partial download belongs to: it is resumed only for the same payload hash.
+    private var downloadOffer: String { paths.state + "/payload.sha256" }
 
     /// One update check and, if the server offers an update, the whole attempt. Returns what the
     /// check schedule needs to know.
@@ -111,9 +113,15 @@ public final class UpdateEngine {
             lastResult = (0, "an update is installed; waiting for the reboot")
             return .answered(pollInterval: nil)
         }
+        // "Updated" is told once the new boot is judged good (the boot check marks its slot), not
+        // before; until then the server is not asked, so it hears the new version and the event together.
+        if pendingEvents.contains(where: { $0.result == OmahaEvent.EventResult.successReboot }) && !bootIsJudgedGood {
+            log("waiting for the boot check to judge this boot before reporting the update")
+            lastResult = (Failure.error.rawValue, "this boot is not judged good yet")
+            return .answered(pollInterval: nil)
+        }
         set(.checkingForUpdate)
-        // "Updated" is told once the new boot is judged good (the boot check marks its slot), not before.
-        let events = pendingEvents.contains { $0.result == OmahaEvent.EventResult.successReboot } && !bootIsJudgedGood ? [] : pendingEvents
+        let events = pendingEvents
         let response: OmahaResponse
         do {
             response = try send(request(configuration, updateCheck: true, events: events,
@@ -186,6 +194,10 @@ public final class UpdateEngine {
         set(.updateAvailable)
         event(.downloadStarted, configuration, server)
         set(.downloading)
+        if firstLine(downloadOffer) != update.sha256Base64 {
+            unlink(download)
+            try? SystemFile.replace(downloadOffer, with: Array((update.sha256Base64 + "\n").utf8))
+        }
         do {
             try fetcher.download(url: url, to: download, expectedSize: update.package.size,
                                  retries: 20, retryDelay: scaled(20, configuration)) { [self] received in
@@ -223,7 +235,7 @@ public final class UpdateEngine {
         } catch {
             return fail(.write, "installing: \(error)", configuration, server)
         }
-        unlink(download)
+        discardDownload()
         do {
             try SystemFile.replace(previousVersionPath, with: Array((configuration.version + "\n").utf8))
             try SystemFile.replace(completedMarker, with: Array((update.version + "\n").utf8))
@@ -243,7 +255,8 @@ public final class UpdateEngine {
         log("update failed (code \(failure.rawValue)): \(message)")
         set(.reportingErrorEvent)
         event(.failed(errorCode: failure.rawValue | OmahaEvent.ErrorCode.testServerFlag), configuration, server)
-        unlink(download)
+        // What was received of an interrupted transfer is kept for the next attempt to resume.
+        if failure != .transfer { discardDownload() }
         report = StatusReport(lastCheckedTime: report.lastCheckedTime)
         publish()
         lastResult = (failure.rawValue, message)
@@ -309,6 +322,11 @@ public final class UpdateEngine {
     }
 
     private func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    private func discardDownload() {
+        unlink(download)
+        unlink(downloadOffer)
+    }
 
     private var bootIsJudgedGood: Bool { (try? makeTarget().checkReady()) != nil }
 

@@ -10,8 +10,8 @@ import XCTest
 /// the group halts and nobody else is offered N+2.
 final class UpdateEndToEndTests: XCTestCase {
     static let next = "1.2.4", broken = "1.2.5"
-    /// Divides update_engine's and locksmithd's waits (420 s to the first check becomes 7 s).
-    static let timeScale = 60
+    /// Divides update_engine's and locksmithd's waits (2700 s between checks becomes 22 s).
+    static let timeScale = 120
 
     var directory: URL!
     var key: URL!
@@ -102,13 +102,14 @@ final class UpdateEndToEndTests: XCTestCase {
         // Three machines of N, as a user configures them: coreos.update names the server and the
         // strategy; TIME_SCALE only shortens the waits.
         let token = try ClusterEndToEndTests.newToken(size: 3, discovery: discovery.url)
-        let link = try BootedMachine.freePort()
+        // The first machine listens for the other two; its QEMU hub joins all three.
+        let links = [try BootedMachine.freePort(), try BootedMachine.freePort()]
         for number in 1...3 {
             let config = ClusterEndToEndTests.cloudConfig(
                 number, discoveryPort: discovery.port, token: token, docker: false, fleet: false,
                 coreos: "  update:\n    server: http://10.0.2.2:\(port)/v1/update/\n    reboot-strategy: etcd-lock\n",
                 files: "  - path: /etc/coreos/update.conf\n    content: |\n      TIME_SCALE=\(Self.timeScale)\n")
-            machines.append(try ClusterEndToEndTests.boot(number, config: config, links: [number == 1 ? "listen:\(link)" : "connect:\(link)"],
+            machines.append(try ClusterEndToEndTests.boot(number, config: config, links: number == 1 ? links.map { "listen:\($0)" } : ["connect:\(links[number - 2])"],
                                                           in: directory, key: key))
         }
         for machine in machines { XCTAssertEqual(try machine.eventually("etcdctl set /e2e up", timeout: 600), "up") }
@@ -148,8 +149,9 @@ final class UpdateEndToEndTests: XCTestCase {
         // Each released its slot once its new boot was marked good.
         XCTAssertEqual(try machines[0].eventually("locksmithctl status | head -1 | grep -x 'Available: 1'", timeout: 300), "Available: 1")
 
-        // N+2, broken, one machine at a time.
-        _ = try server.updates(["group", "set", "stable", "--channel", "stable", "--max-updates", "1", "--period", "1d"])
+        // N+2, broken, one machine at a time: at most one update in progress (the period is short so
+        // that N+1's grants do not count against N+2).
+        _ = try server.updates(["group", "set", "stable", "--channel", "stable", "--max-updates", "1", "--period", "1s"])
         _ = try server.updates(["publish", "stable", brokenPayload.path])
         var halted = ""
         let haltDeadline = Date().addingTimeInterval(20 * 60)
