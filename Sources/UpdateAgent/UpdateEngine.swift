@@ -121,10 +121,9 @@ public final class UpdateEngine {
             return .answered(pollInterval: nil)
         }
         set(.checkingForUpdate)
-        let events = pendingEvents
         let response: OmahaResponse
         do {
-            response = try send(request(configuration, updateCheck: true, events: events,
+            response = try send(request(configuration, updateCheck: true, events: pendingEvents,
                                         installSource: interactive ? OmahaRequest.InstallSource.onDemand : OmahaRequest.InstallSource.scheduler),
                                 to: server)
         } catch let failure as CheckFailure {
@@ -138,7 +137,7 @@ public final class UpdateEngine {
             return .answered(pollInterval: nil)
         }
         report.lastCheckedTime = Int64(time(nil))
-        if !events.isEmpty {
+        if !pendingEvents.isEmpty {
             // The server has them now; the next boot decides afresh.
             pendingEvents = []
             unlink(previousVersionPath)
